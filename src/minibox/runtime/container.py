@@ -1,0 +1,280 @@
+"""One running mini-program, seen from the host: worker, clock, API bridge, views.
+
+The container sends commands to the worker, answers the worker's API calls through the registry
+(identity from this instance, never from the message), hands patches and page messages to its
+views, fires timers and delivers asynchronous API results. It never runs mini-program code.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from queue import Empty, SimpleQueue
+from typing import Any, Protocol
+
+from minibox.apis.pending import Pending
+from minibox.apis.registry import ApiError, ApiRegistry, CallContext, Services
+from minibox.runtime.bundle import LoadedBundle, framework_sources
+from minibox.runtime.errors import RuntimeFault, WorkerCrashed
+from minibox.runtime.sandbox import STARTUP_BUDGET, WorkerLimits, WorkerProcess
+
+log = logging.getLogger(__name__)
+
+#: Rounds of "the view has the patches -> run setData callbacks" in one turn before giving up.
+MAX_FLUSH_ROUNDS = 100
+#: How far `wait_idle` may move a virtual clock forward in one call.
+DEFAULT_IDLE_HORIZON_MS = 60_000
+
+DEFAULT_SYSTEM_INFO: dict[str, Any] = {
+    "brand": "minibox", "model": "minibox simulator", "pixelRatio": 2, "screenWidth": 375,
+    "screenHeight": 667, "windowWidth": 375, "windowHeight": 603, "statusBarHeight": 20,
+    "language": "zh_CN", "version": "8.0.50", "system": "minibox 1.0", "platform": "devtools",
+    "fontSizeSetting": 16, "SDKVersion": "3.4.0", "theme": "light",
+    "safeArea": {"left": 0, "right": 375, "top": 20, "bottom": 667, "width": 375, "height": 647},
+}
+
+
+class View(Protocol):
+    """Something that shows pages: the headless tree or a browser connection."""
+
+    def on_message(self, message: dict[str, Any]) -> None: ...
+
+
+class Clock(Protocol):
+    def now_ms(self) -> float: ...
+
+
+class RealClock:
+    def __init__(self) -> None:
+        self._start = time.monotonic()
+
+    def now_ms(self) -> float:
+        return (time.monotonic() - self._start) * 1000.0
+
+
+class VirtualClock:
+    """Time that moves only when told to: timers in tests fire instantly and in order."""
+
+    def __init__(self) -> None:
+        self.ms = 0.0
+
+    def now_ms(self) -> float:
+        return self.ms
+
+    def advance_to(self, ms: float) -> None:
+        self.ms = max(self.ms, ms)
+
+
+@dataclass
+class InstanceConfig:
+    host_id: str = "minibox-host"
+    app_id: str = "wx0000000000000000"
+    user_id: str = "user"
+    system: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SYSTEM_INFO))
+    limits: WorkerLimits = field(default_factory=WorkerLimits)
+    virtual_time: bool = False
+
+
+class Instance:
+    """A mini-program instance. Thread-safe: commands are serialised by a lock."""
+
+    def __init__(self, bundle: LoadedBundle, registry: ApiRegistry, services: Services,
+                 config: InstanceConfig | None = None) -> None:
+        self.bundle = bundle
+        self.registry = registry
+        self.services = services
+        self.config = config or InstanceConfig()
+        self.clock: Clock = VirtualClock() if self.config.virtual_time else RealClock()
+        self.ctx = CallContext(self.config.host_id, self.config.app_id, self.config.user_id, services, self)
+        self.views: list[View] = []
+        self.logs: list[dict[str, Any]] = []
+        self.errors: list[dict[str, Any]] = []
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self._lock = threading.RLock()
+        self._tickets = itertools.count(1)
+        self._pending: dict[int, Pending] = {}
+        self._completed: SimpleQueue[int] = SimpleQueue()
+        self._next_timer: float | None = None
+        self._worker: WorkerProcess | None = None
+        self.crashed: RuntimeFault | None = None
+
+    # ---- lifecycle ----
+    def start(self) -> None:
+        with self._lock:
+            self._worker = WorkerProcess(self.config.limits)
+            sources = [*framework_sources(), ("render.js", self.bundle.render_js), ("logic.js", self.bundle.logic_js)]
+            apis = [{"name": name, "kind": spec.kind} for name in self.registry.names()
+                    if (spec := self.registry.get(name)) is not None]
+            config = dict(self.bundle.config)
+            config.update({"system": self.config.system, "apis": apis, "hostId": self.config.host_id,
+                           "appId": self.config.app_id})
+            msg = {"cmd": "init", "sources": sources, "config": config, "now": self.clock.now_ms(),
+                   "limits": {"memory_bytes": self.config.limits.memory_bytes}}
+            self._handle_done(self._worker.request(msg, self._on_call, budget=STARTUP_BUDGET))
+
+    def launch(self, path: str | None = None, query: str = "", scene: int = 1001) -> dict[str, Any]:
+        return self.command("launch", {"path": path, "query": query, "scene": scene})
+
+    def close(self) -> None:
+        with self._lock:
+            for pending in self._pending.values():
+                if pending.on_cancel is not None:
+                    pending.on_cancel()
+                pending.future.cancel()
+            self._pending.clear()
+            if self._worker is not None:
+                self._worker.close()
+
+    @property
+    def alive(self) -> bool:
+        return self._worker is not None and not self._worker.dead
+
+    @property
+    def worker_pid(self) -> int | None:
+        return self._worker.pid if self._worker else None
+
+    # ---- commands ----
+    def command(self, fn: str, args: dict[str, Any] | None = None) -> Any:
+        """Run one command in the sandbox, then deliver its patches and run its flush callbacks."""
+        with self._lock:
+            result = self._raw(fn, args or {})
+            rounds = 0
+            while self._after_flush and rounds < MAX_FLUSH_ROUNDS:
+                self._raw("flushed", {})
+                rounds += 1
+            return result
+
+    def _raw(self, fn: str, args: dict[str, Any]) -> Any:
+        if self.crashed is not None:
+            raise WorkerCrashed(f"instance is stopped: {self.crashed}")
+        assert self._worker is not None, "start() first"
+        msg = {"cmd": "call", "fn": fn, "args": args, "now": self.clock.now_ms()}
+        try:
+            done = self._worker.request(msg, self._on_call)
+        except RuntimeFault as exc:
+            if not self._worker.dead:
+                raise  # a script error: the instance goes on
+            self.crashed = exc
+            self._emit({"t": "crash", "message": str(exc), "kind": type(exc).__name__})
+            raise
+        self._handle_done(done)
+        return done.get("result")
+
+    def _handle_done(self, done: dict[str, Any]) -> None:
+        self._next_timer = done.get("nextTimer")
+        self._after_flush = bool(done.get("afterFlush"))
+        for message in done.get("out", []):
+            kind = message.get("t")
+            if kind == "log":
+                self.logs.append(message)
+            elif kind == "error":
+                self.errors.append(message)
+            self._emit(message)
+
+    def _emit(self, message: dict[str, Any]) -> None:
+        for view in self.views:
+            view.on_message(message)
+        for fn in self.listeners:
+            fn(message)
+
+    # ---- the API bridge ----
+    def _on_call(self, api: str, args: Any) -> dict[str, Any]:
+        try:
+            result = self.registry.call(self.ctx, api, args)
+        except ApiError as exc:
+            return {"err": exc.to_json()}
+        except Exception as exc:  # a host bug must not take the instance down
+            log.exception("API %s failed", api)
+            return {"err": {"errMsg": f"{api}:fail internal error ({type(exc).__name__})"}}
+        if isinstance(result, Pending):
+            ticket = next(self._tickets)
+            self._pending[ticket] = result
+            result.future.add_done_callback(lambda _f, t=ticket: self._completed.put(t))
+            return {"pending": ticket}
+        return {"ok": result if result is not None else {}}
+
+    def _deliver(self, ticket: int) -> None:
+        pending = self._pending.pop(ticket, None)
+        if pending is None:
+            return
+        fut: Future = pending.future
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if isinstance(exc, ApiError):
+            reply: dict[str, Any] = {"err": exc.to_json()}
+        elif exc is not None:
+            reply = {"err": {"errMsg": f"fail internal error ({type(exc).__name__})"}}
+        else:
+            reply = {"ok": fut.result() or {}}
+        self.command("resolve", {"ticket": ticket, "reply": reply})
+
+    # ---- the event loop a host or test drives ----
+    def pump(self) -> bool:
+        """Deliver finished API results and fire due timers once; True if anything ran."""
+        ran = False
+        with self._lock:
+            while True:
+                try:
+                    ticket = self._completed.get_nowait()
+                except Empty:
+                    break
+                self._deliver(ticket)
+                ran = True
+            if self._next_timer is not None and self._next_timer <= self.clock.now_ms():
+                self.command("tick", {})
+                ran = True
+        return ran
+
+    def next_timer_ms(self) -> float | None:
+        return self._next_timer
+
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
+    def wait_idle(self, timeout: float = 10.0, horizon_ms: float = DEFAULT_IDLE_HORIZON_MS) -> None:
+        """Run until no API result is outstanding and no timer is due within the horizon.
+
+        With a virtual clock, time jumps to each next timer (up to `horizon_ms` ahead); with a
+        real clock, this sleeps until the timer is due. Unanswered modals count as outstanding
+        only until `timeout`, since a person (or the test) must answer them.
+        """
+        deadline = time.monotonic() + timeout
+        limit_ms = self.clock.now_ms() + horizon_ms
+        while time.monotonic() < deadline:
+            if self.pump():
+                continue
+            waiting_on_network = any(not p.future.done() and not p.waits_for_user
+                                     for p in self._pending.values())
+            nxt = self._next_timer
+            if nxt is not None and nxt <= limit_ms:
+                if isinstance(self.clock, VirtualClock):
+                    if not waiting_on_network:
+                        self.clock.advance_to(nxt)
+                        continue
+                else:
+                    time.sleep(max(0.0, min(0.05, (nxt - self.clock.now_ms()) / 1000.0)))
+                    continue
+            if not waiting_on_network:
+                return
+            time.sleep(0.005)
+
+    def advance(self, ms: float) -> None:
+        """Move a virtual clock forward by `ms`, firing every timer due on the way, in order."""
+        if not isinstance(self.clock, VirtualClock):
+            raise RuntimeError("advance() needs virtual_time=True")
+        target = self.clock.now_ms() + ms
+        while True:
+            self.pump()
+            nxt = self._next_timer
+            if nxt is None or nxt > target:
+                break
+            self.clock.advance_to(nxt)
+        self.clock.advance_to(target)
+        self.pump()
+

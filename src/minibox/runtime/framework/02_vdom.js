@@ -1,0 +1,192 @@
+// minibox framework, part 2: rendered nodes, keyed diff, patch operations (docs/internals.md §4).
+"use strict";
+
+// A rendered node (RNode): { id, t | x, a, cls, st, ev, ds, mk, k, c, parent, owner, comp }
+//   owner: the component instance whose template produced the node (handlers resolve there)
+//   comp:  the component instance this node hosts, for custom component tags
+function mbOp(op) { MB.ops.push(op); }
+
+function mbNewId() { return MB.nextNodeId++; }
+
+function mbEventTypes(ev) {
+  if (!ev || !ev.length) return [];
+  var seen = {};
+  var out = [];
+  ev.forEach(function (e) { if (!seen[e.type]) { seen[e.type] = 1; out.push(e.type); } });
+  return out;
+}
+
+function mbCreateNode(owner, parent, v) {
+  var id = mbNewId();
+  var r;
+  if (v.x !== undefined) {
+    r = { id: id, x: String(v.x), parent: parent, owner: owner };
+    MB.nodes.set(id, r);
+    mbOp(["text", id, r.x]);
+    return r;
+  }
+  r = {
+    id: id, t: v.t, a: v.a || {}, cls: v.cls || "", st: v.st || "", ev: v.ev || [],
+    ds: v.ds || {}, mk: v.mk || null, k: v.k, c: [], parent: parent, owner: owner, comp: null,
+  };
+  MB.nodes.set(id, r);
+  mbOp(["create", id, v.t]);
+  if (v.t === "slot" && owner) owner.__slots[v.a && v.a.name ? String(v.a.name) : ""] = r;
+  var compPath = owner ? mbComponentPathFor(owner, v.t) : null;
+  if (compPath) {
+    r.compPath = compPath;
+    mbHostAttrs(r, null, r.a);
+  } else {
+    Object.keys(r.a).forEach(function (name) { mbOp(["attr", id, name, r.a[name]]); });
+  }
+  if (r.cls) mbOp(["class", id, r.cls]);
+  if (r.st) mbOp(["style", id, r.st]);
+  var types = mbEventTypes(r.ev);
+  if (types.length) mbOp(["events", id, types]);
+  if (compPath) {
+    r.light = v.c || [];
+    mbMountComponent(r, owner, compPath);
+  } else {
+    r.c = mbReconcile(owner, r, r.id, [], v.c || []);
+  }
+  return r;
+}
+
+// Attributes that a component host element shows in the view: the rest are properties.
+var MB_HOST_ATTRS = { id: 1, hidden: 1, slot: 1 };
+function mbHostAttrs(r, oldA, newA) {
+  Object.keys(newA).forEach(function (name) {
+    if (MB_HOST_ATTRS[name] && (!oldA || !mbEqual(oldA[name], newA[name]))) mbOp(["attr", r.id, name, newA[name]]);
+  });
+  if (oldA) Object.keys(oldA).forEach(function (name) {
+    if (MB_HOST_ATTRS[name] && !(name in newA)) mbOp(["attr", r.id, name, null]);
+  });
+}
+
+function mbPatchNode(owner, r, v) {
+  if (r.x !== undefined) {
+    var text = String(v.x);
+    if (text !== r.x) { r.x = text; mbOp(["text", r.id, text]); }
+    return;
+  }
+  var a = v.a || {};
+  if (r.comp) {
+    mbHostAttrs(r, r.a, a);
+  } else {
+    Object.keys(a).forEach(function (name) {
+      if (!(name in r.a) || !mbEqual(r.a[name], a[name])) mbOp(["attr", r.id, name, a[name]]);
+    });
+    Object.keys(r.a).forEach(function (name) { if (!(name in a)) mbOp(["attr", r.id, name, null]); });
+  }
+  var oldA = r.a;
+  r.a = a;
+  var cls = v.cls || "";
+  if (cls !== r.cls) { r.cls = cls; mbOp(["class", r.id, cls]); }
+  var st = v.st || "";
+  if (st !== r.st) { r.st = st; mbOp(["style", r.id, st]); }
+  var ev = v.ev || [];
+  var oldTypes = mbEventTypes(r.ev).join(","), newTypes = mbEventTypes(ev);
+  if (oldTypes !== newTypes.join(",")) mbOp(["events", r.id, newTypes]);
+  r.ev = ev;
+  r.ds = v.ds || {};
+  r.mk = v.mk || null;
+  if (r.comp) {
+    r.light = v.c || [];
+    mbUpdateComponentProps(r.comp, a, oldA);
+    mbRenderLight(r);
+  } else {
+    r.c = mbReconcile(owner, r, r.id, r.c, v.c || []);
+  }
+}
+
+function mbDestroyNode(r, top) {
+  if (top) mbOp(["remove", r.id]);
+  if (r.t === "slot" && r.owner) {
+    var slotName = r.a && r.a.name ? String(r.a.name) : "";
+    if (r.owner.__slots[slotName] === r) delete r.owner.__slots[slotName];
+  }
+  if (r.comp) mbUnmountComponent(r.comp);
+  if (r.lightNodes) r.lightNodes.forEach(function (n) { mbDestroyNode(n, false); });
+  if (r.c) r.c.forEach(function (n) { mbDestroyNode(n, false); });
+  MB.nodes.delete(r.id);
+}
+
+function mbNodeKind(v) { return v.x !== undefined ? "#text" : v.t; }
+
+// Longest increasing subsequence of `seq` (values >= 0); returns a Set of positions in seq.
+function mbLis(seq) {
+  var tails = [], tailIdx = [], prev = new Array(seq.length);
+  for (var i = 0; i < seq.length; i++) {
+    var x = seq[i];
+    if (x < 0) continue;
+    var lo = 0, hi = tails.length;
+    while (lo < hi) { var mid = (lo + hi) >> 1; if (tails[mid] < x) lo = mid + 1; else hi = mid; }
+    tails[lo] = x; tailIdx[lo] = i;
+    prev[i] = lo > 0 ? tailIdx[lo - 1] : -1;
+  }
+  var keep = new Set();
+  var j = tailIdx.length ? tailIdx[tailIdx.length - 1] : -1;
+  while (j !== undefined && j >= 0) { keep.add(j); j = prev[j]; }
+  return keep;
+}
+
+// Reconcile `oldList` (RNodes under DOM parent `domParentId`) with new vnodes; returns the new list.
+function mbReconcile(owner, parent, domParentId, oldList, vnodes) {
+  if (!oldList.length && !vnodes.length) return oldList;
+  var keyed = null, unkeyed = Object.create(null);
+  var oldIndex = new Map();
+  oldList.forEach(function (r, i) {
+    oldIndex.set(r, i);
+    var kind = r.x !== undefined ? "#text" : r.t;
+    if (r.k !== undefined && r.k !== null) {
+      keyed = keyed || new Map();
+      var key = kind + "\u0000" + String(r.k);
+      if (!keyed.has(key)) { keyed.set(key, r); return; }
+    }
+    (unkeyed[kind] || (unkeyed[kind] = [])).push(r);
+  });
+  var used = new Set();
+  var result = new Array(vnodes.length);
+  var reusedOld = new Array(vnodes.length);
+  for (var i = 0; i < vnodes.length; i++) {
+    var v = vnodes[i];
+    var kind = mbNodeKind(v);
+    var match = null;
+    if (v.k !== undefined && v.k !== null) {
+      var key = kind + "\u0000" + String(v.k);
+      if (keyed && keyed.has(key)) { match = keyed.get(key); keyed.delete(key); }
+    } else {
+      var q = unkeyed[kind];
+      while (q && q.length) {
+        var cand = q.shift();
+        if (!used.has(cand)) { match = cand; break; }
+      }
+    }
+    if (match && mbSameComponent(owner, match, v)) {
+      used.add(match);
+      mbPatchNode(owner, match, v);
+      result[i] = match;
+      reusedOld[i] = oldIndex.get(match);
+    } else {
+      result[i] = mbCreateNode(owner, parent, v);
+      reusedOld[i] = -1;
+    }
+  }
+  oldList.forEach(function (r) { if (!used.has(r)) mbDestroyNode(r, true); });
+  var keep = mbLis(reusedOld);
+  var before = null;
+  for (var j = result.length - 1; j >= 0; j--) {
+    var node = result[j];
+    node.parent = parent;
+    if (domParentId !== null && (reusedOld[j] < 0 || !keep.has(j))) mbOp(["insert", domParentId, node.id, before]);
+    before = node.id;
+  }
+  return result;
+}
+
+// A node can be patched in place only if it keeps hosting the same component (or none).
+function mbSameComponent(owner, r, v) {
+  if (r.x !== undefined || v.x !== undefined) return true;
+  var path = mbComponentPathFor(owner, v.t);
+  return (r.compPath || null) === (path || null);
+}

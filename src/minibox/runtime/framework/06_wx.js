@@ -1,0 +1,234 @@
+// minibox framework, part 6: the `wx` shim, timers and console. Every privileged call goes to the
+// host, which re-checks it; this file only adapts WeChat's calling conventions.
+"use strict";
+var MB_MAX_TIMERS = 10000;
+var MB_MIN_INTERVAL = 1;
+
+MB.timers = new Map();
+MB.nextTimerId = 1;
+MB.tickets = new Map();   // pending async host calls: ticket -> {api, resolve}
+MB.startTime = 0;
+
+// ---- timers: the host owns the clock and fires due timers with "tick" ----
+function mbAddTimer(fn, delay, args, repeat) {
+  if (typeof fn !== "function") throw new TypeError("setTimeout/setInterval expects a function");
+  if (MB.timers.size >= MB_MAX_TIMERS) throw new RangeError("too many timers (limit " + MB_MAX_TIMERS + ")");
+  var d = Math.max(0, Number(delay) || 0);
+  var id = MB.nextTimerId++;
+  MB.timers.set(id, { due: MB.now + d, fn: fn, args: args, interval: repeat ? Math.max(MB_MIN_INTERVAL, d) : 0, seq: id });
+  return id;
+}
+
+globalThis.setTimeout = function (fn, delay) { return mbAddTimer(fn, delay, Array.prototype.slice.call(arguments, 2), false); };
+globalThis.setInterval = function (fn, delay) { return mbAddTimer(fn, delay, Array.prototype.slice.call(arguments, 2), true); };
+globalThis.clearTimeout = function (id) { MB.timers.delete(id); };
+globalThis.clearInterval = function (id) { MB.timers.delete(id); };
+
+function mbNextTimer() {
+  var best = null;
+  MB.timers.forEach(function (t) { if (best === null || t.due < best) best = t.due; });
+  return best;
+}
+
+function mbRunTimers() {
+  var due = [];
+  MB.timers.forEach(function (t, id) { if (t.due <= MB.now) due.push([id, t]); });
+  due.sort(function (a, b) { return a[1].due - b[1].due || a[1].seq - b[1].seq; });
+  due.forEach(function (pair) {
+    var id = pair[0], t = pair[1];
+    if (!MB.timers.has(id)) return;
+    if (t.interval) t.due = MB.now + t.interval; else MB.timers.delete(id);
+    mbGuard(null, function () { t.fn.apply(null, t.args); });
+  });
+  return due.length;
+}
+
+// ---- console ----
+function mbFormatArg(v) {
+  if (typeof v === "string") return v;
+  if (v instanceof Error) return v.stack ? v.message + "\n" + v.stack : String(v);
+  try { var s = JSON.stringify(v); return s === undefined ? String(v) : s; } catch (e) { return String(v); }
+}
+globalThis.console = {};
+["log", "info", "warn", "error", "debug"].forEach(function (level) {
+  globalThis.console[level] = function () {
+    mbEmit({ t: "log", level: level, args: Array.prototype.map.call(arguments, mbFormatArg) });
+  };
+});
+
+// ---- values that cross the bridge: Date is tagged, functions dropped ----
+function mbEncode(v) {
+  if (v instanceof Date) return { __mbType: "Date", value: v.getTime() };
+  if (v === null || typeof v !== "object") return typeof v === "function" ? undefined : v;
+  if (Array.isArray(v)) return v.map(mbEncode);
+  var out = {};
+  Object.keys(v).forEach(function (k) { var x = mbEncode(v[k]); if (x !== undefined) out[k] = x; });
+  return out;
+}
+function mbDecode(v) {
+  if (v === null || typeof v !== "object") return v;
+  if (Array.isArray(v)) return v.map(mbDecode);
+  if (v.__mbType === "Date" && Object.keys(v).length === 2) return new Date(v.value);
+  var out = {};
+  Object.keys(v).forEach(function (k) { out[k] = mbDecode(v[k]); });
+  return out;
+}
+
+function mbArgs(opts) {
+  var out = {};
+  if (opts && typeof opts === "object") Object.keys(opts).forEach(function (k) {
+    if (typeof opts[k] !== "function") out[k] = mbEncode(opts[k]);
+  });
+  return out;
+}
+
+// Deliver a result in WeChat's style: callbacks if any were given, otherwise a Promise.
+function mbFinish(api, opts, promiseCtl, res, failed) {
+  var run = function () {
+    if (failed) {
+      if (opts && typeof opts.fail === "function") mbGuard(null, function () { opts.fail(res); });
+    } else if (opts && typeof opts.success === "function") mbGuard(null, function () { opts.success(res); });
+    if (opts && typeof opts.complete === "function") mbGuard(null, function () { opts.complete(res); });
+    if (promiseCtl) (failed ? promiseCtl.reject : promiseCtl.resolve)(res);
+  };
+  Promise.resolve().then(run);
+}
+
+function mbWantsPromise(opts) {
+  return !opts || (typeof opts.success !== "function" && typeof opts.fail !== "function" && typeof opts.complete !== "function");
+}
+
+function mbResultOf(api, reply) {
+  if (reply.err) return { res: Object.assign({}, reply.err), failed: true };
+  var r = reply.ok && typeof reply.ok === "object" && !Array.isArray(reply.ok) ? mbDecode(reply.ok) : {};
+  r.errMsg = api + ":ok";
+  return { res: r, failed: false };
+}
+
+function mbAsyncApi(api, mapArgs) {
+  return function (opts) {
+    var promiseCtl = null, promise;
+    if (mbWantsPromise(opts)) promise = new Promise(function (res, rej) { promiseCtl = { resolve: res, reject: rej }; });
+    var reply = mbHostCall(api, mapArgs ? mapArgs(opts || {}) : mbArgs(opts));
+    if (reply.pending !== undefined) {
+      MB.tickets.set(reply.pending, { api: api, done: function (r) { var x = mbResultOf(api, r); mbFinish(api, opts, promiseCtl, x.res, x.failed); } });
+    } else {
+      var x = mbResultOf(api, reply);
+      mbFinish(api, opts, promiseCtl, x.res, x.failed);
+    }
+    return promise;
+  };
+}
+
+function mbSyncApi(api, mapArgs, pick) {
+  return function () {
+    var reply = mbHostCall(api, mapArgs.apply(null, arguments));
+    if (reply.err) throw new Error(reply.err.errMsg);
+    return pick ? pick(mbDecode(reply.ok)) : mbDecode(reply.ok);
+  };
+}
+
+function mbResolveTicket(ticket, reply) {
+  var t = MB.tickets.get(ticket);
+  if (!t) return false;
+  MB.tickets.delete(ticket);
+  t.done(reply);
+  return true;
+}
+
+// Local APIs: run in the sandbox, report the same way.
+function mbLocalApi(api, fn) {
+  return function (opts) {
+    opts = opts || {};
+    var promiseCtl = null, promise;
+    if (mbWantsPromise(opts)) promise = new Promise(function (res, rej) { promiseCtl = { resolve: res, reject: rej }; });
+    var out;
+    try { out = fn(opts); } catch (e) { out = { errMsg: api + ":fail " + (e && e.message ? e.message : e) }; }
+    var failed = !out || / ?:fail/.test(out.errMsg || "");
+    if (!failed && out && !out.errMsg) out.errMsg = api + ":ok";
+    mbFinish(api, opts, promiseCtl, out, failed);
+    return promise;
+  };
+}
+
+function mbNavApi(api) {
+  return mbLocalApi(api, function (opts) {
+    if (api !== "navigateBack" && (typeof opts.url !== "string" || !opts.url)) {
+      return { errMsg: api + ":fail parameter error: parameter.url should be String instead of Undefined;" };
+    }
+    return MB_NAV[api](opts);
+  });
+}
+
+function mbCurrentPageId() {
+  var top = MB.pages[MB.pages.length - 1];
+  return top ? top.__pageId : 0;
+}
+
+function mbViewApi(api, fields) {
+  return mbLocalApi(api, function (opts) {
+    var msg = { t: "view", api: api, page: mbCurrentPageId() };
+    fields.forEach(function (f) { if (opts[f] !== undefined) msg[f] = mbEncode(opts[f]); });
+    mbEmit(msg);
+    return {};
+  });
+}
+
+function mbBuildWx(apis) {
+  var wx = {};
+  var system = MB.config.system || {};
+  // host APIs, exactly the ones this host registered (unknown APIs stay undefined, as in WeChat)
+  apis.forEach(function (a) {
+    wx[a.name] = a.kind === "sync"
+      ? mbSyncApi(a.name, function (arg) { return arg && typeof arg === "object" ? mbArgs(arg) : {}; })
+      : mbAsyncApi(a.name);
+  });
+  if (wx.setStorageSync) wx.setStorageSync = mbSyncApi("setStorageSync", function (key, data) { return { key: key, data: mbEncode(data) }; });
+  if (wx.getStorageSync) {
+    var rawGet = mbSyncApi("getStorageSync", function (key) { return { key: key }; }, function (r) { return r.data; });
+    wx.getStorageSync = function (key) {
+      try { return rawGet(key); } catch (e) { if (/data not found/.test(e.message)) return ""; throw e; }
+    };
+  }
+  if (wx.removeStorageSync) wx.removeStorageSync = mbSyncApi("removeStorageSync", function (key) { return { key: key }; });
+  if (wx.clearStorageSync) wx.clearStorageSync = mbSyncApi("clearStorageSync", function () { return {}; });
+  if (wx.getStorageInfoSync) wx.getStorageInfoSync = mbSyncApi("getStorageInfoSync", function () { return {}; });
+  // navigation and the page's own view state
+  ["navigateTo", "redirectTo", "navigateBack", "switchTab", "reLaunch"].forEach(function (n) { wx[n] = mbNavApi(n); });
+  wx.setNavigationBarTitle = mbViewApi("setNavigationBarTitle", ["title"]);
+  wx.setNavigationBarColor = mbViewApi("setNavigationBarColor", ["frontColor", "backgroundColor", "animation"]);
+  wx.showNavigationBarLoading = mbViewApi("showNavigationBarLoading", []);
+  wx.hideNavigationBarLoading = mbViewApi("hideNavigationBarLoading", []);
+  wx.startPullDownRefresh = mbViewApi("startPullDownRefresh", []);
+  wx.stopPullDownRefresh = mbViewApi("stopPullDownRefresh", []);
+  wx.pageScrollTo = mbViewApi("pageScrollTo", ["scrollTop", "duration", "selector"]);
+  wx.setBackgroundColor = mbViewApi("setBackgroundColor", ["backgroundColor", "backgroundColorTop", "backgroundColorBottom"]);
+  wx.setTabBarBadge = mbViewApi("setTabBarBadge", ["index", "text"]);
+  wx.removeTabBarBadge = mbViewApi("removeTabBarBadge", ["index"]);
+  // system information comes with the instance's configuration
+  var windowInfo = function () {
+    return {
+      pixelRatio: system.pixelRatio, screenWidth: system.screenWidth, screenHeight: system.screenHeight,
+      windowWidth: system.windowWidth, windowHeight: system.windowHeight, statusBarHeight: system.statusBarHeight,
+      safeArea: mbClone(system.safeArea), screenTop: 0,
+    };
+  };
+  wx.getSystemInfoSync = function () { return mbClone(system); };
+  wx.getSystemInfo = mbLocalApi("getSystemInfo", function () { return mbClone(system); });
+  wx.getSystemInfoAsync = wx.getSystemInfo;
+  wx.getWindowInfo = windowInfo;
+  wx.getDeviceInfo = function () {
+    return { brand: system.brand, model: system.model, system: system.system, platform: system.platform, pixelRatio: system.pixelRatio };
+  };
+  wx.getAppBaseInfo = function () {
+    return { SDKVersion: system.SDKVersion, language: system.language, version: system.version, theme: system.theme || "light", host: { appId: MB.config.hostId || "" } };
+  };
+  wx.nextTick = function (fn) { Promise.resolve().then(function () { mbGuard(null, fn); }); };
+  wx.canIUse = function (schema) { return typeof schema === "string" && schema.split(".")[0] in wx; };
+  wx.env = { USER_DATA_PATH: "wxfile://usr" };
+  wx.getLaunchOptionsSync = function () { return mbClone(MB.launchOptions || {}); };
+  wx.onAppShow = function (fn) { (MB.appShowListeners || (MB.appShowListeners = [])).push(fn); };
+  wx.onAppHide = function (fn) { (MB.appHideListeners || (MB.appHideListeners = [])).push(fn); };
+  wx.onError = function (fn) { (MB.errorListeners || (MB.errorListeners = [])).push(fn); };
+  return wx;
+}

@@ -1,0 +1,208 @@
+"""The host's handle on one worker process: spawn, talk, watch, kill.
+
+The watchdog is outside the engine: each command has a CPU budget, and a worker that has not
+answered when it runs out is killed (an engine interrupt never sees `await new Promise(() => {})`
+or a stuck host call, a process kill always works). Time the host spends answering the worker's
+API calls does not count against the worker's budget.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from minibox.runtime import protocol
+from minibox.runtime.errors import (
+    ScriptError,
+    ScriptOutOfMemory,
+    ScriptTimeout,
+    WorkerCrashed,
+    WorkerProtocolError,
+)
+
+#: CPU budget for one callback (a lifecycle hook, an event handler, a timer) before the kill.
+DEFAULT_CPU_BUDGET = 5.0
+#: How long a fresh worker may take to start and load the framework and the bundle.
+STARTUP_BUDGET = 30.0
+
+CallHandler = Callable[[str, Any], dict[str, Any]]
+
+
+@dataclass
+class WorkerLimits:
+    cpu_budget: float = DEFAULT_CPU_BUDGET
+    memory_bytes: int = 256 * 1024 * 1024
+    address_space: int = 1024 * 1024 * 1024
+    open_files: int = 64
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+class _FrameReader:
+    """Reads frames from a pipe with deadlines (select on the raw fd, our own buffer)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buf = bytearray()
+
+    def read(self, deadline: Callable[[], float]) -> Any:
+        while True:
+            if len(self.buf) >= 4:
+                size = int.from_bytes(self.buf[:4], "big")
+                if size > protocol.MAX_FRAME_BYTES:
+                    raise WorkerProtocolError(f"worker sent a frame of {size} bytes")
+                if len(self.buf) >= 4 + size:
+                    body = bytes(self.buf[4 : 4 + size])
+                    del self.buf[: 4 + size]
+                    try:
+                        return json.loads(body)
+                    except ValueError as exc:
+                        raise WorkerProtocolError(f"worker sent a frame that is not JSON: {exc}") from None
+            remaining = deadline() - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            ready, _, _ = select.select([self.fd], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(self.fd, 1 << 20)
+            if not chunk:
+                raise EOFError
+            self.buf += chunk
+
+
+class WorkerProcess:
+    """One worker. Not thread-safe: the container serialises commands."""
+
+    def __init__(self, limits: WorkerLimits | None = None) -> None:
+        self.limits = limits or WorkerLimits()
+        self._stderr = tempfile.TemporaryFile()
+        env = dict(os.environ)
+        env["MINIBOX_WORKER_LIMITS"] = json.dumps(
+            {"address_space": self.limits.address_space, "open_files": self.limits.open_files}
+        )
+        env.update(self.limits.extra_env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "minibox.runtime.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=env,
+            close_fds=True,
+            start_new_session=True,
+        )
+        assert self.proc.stdout is not None and self.proc.stdin is not None
+        self._reader = _FrameReader(self.proc.stdout.fileno())
+        self.dead = False
+        self.last_error: str | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def request(self, message: dict[str, Any], on_call: CallHandler, budget: float | None = None) -> dict:
+        """Send one command; answer API calls until the worker is done; enforce the budget."""
+        if self.dead:
+            raise WorkerCrashed(self.last_error or "worker is not running")
+        budget = self.limits.cpu_budget if budget is None else budget
+        spent_on_host = 0.0
+        start = time.monotonic()
+
+        def deadline() -> float:
+            return start + budget + spent_on_host
+
+        try:
+            self._send(message)
+            while True:
+                frame = self._reader.read(deadline)
+                if not isinstance(frame, dict):
+                    raise WorkerProtocolError("worker sent a frame that is not an object")
+                kind = frame.get("t")
+                if kind == "done":
+                    return self._check_done(frame)
+                if kind != "call":
+                    raise WorkerProtocolError(f"worker sent an unknown frame type {kind!r}")
+                t0 = time.monotonic()
+                reply = on_call(str(frame.get("api")), frame.get("args"))
+                spent_on_host += time.monotonic() - t0
+                self._send({"t": "reply", **reply})
+        except TimeoutError:
+            self.kill(f"exceeded its CPU budget of {budget:g}s")
+            raise ScriptTimeout(
+                f"mini-program code ran longer than its budget of {budget:g}s and was stopped"
+            ) from None
+        except (EOFError, BrokenPipeError):
+            self._reap()
+            raise WorkerCrashed(self.last_error or "worker exited") from None
+        except WorkerProtocolError as exc:
+            self.kill(str(exc))
+            raise
+
+    def _check_done(self, frame: dict[str, Any]) -> dict[str, Any]:
+        err = frame.get("error")
+        if not err:
+            return frame
+        kind = err.get("type")
+        if kind == "oom":
+            self.kill(err.get("message", "out of memory"))
+            raise ScriptOutOfMemory(err.get("message", "out of memory"))
+        if kind == "script":
+            raise ScriptError(err.get("message", ""), err.get("stack", ""))
+        raise WorkerProtocolError(err.get("message", "protocol error"))
+
+    def _send(self, message: dict[str, Any]) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(protocol.encode(message))
+        self.proc.stdin.flush()
+
+    def _reap(self) -> None:
+        self.dead = True
+        try:
+            code = self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = str(-code)
+            self.last_error = f"worker killed by {name}"
+        elif code:
+            self._stderr.seek(0)
+            tail = self._stderr.read()[-2000:].decode(errors="replace").strip().splitlines()
+            self.last_error = f"worker exited with status {code}" + (f": {tail[-1]}" if tail else "")
+        else:
+            self.last_error = "worker exited"
+
+    def kill(self, reason: str) -> None:
+        if self.dead:
+            return
+        self.dead = True
+        self.last_error = reason
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+
+    def close(self) -> None:
+        if not self.dead:
+            self.dead = True
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.close()
+                self.proc.wait(timeout=2)
+            except (subprocess.TimeoutExpired, OSError):
+                self.proc.kill()
+                self.proc.wait()
+        for stream in (self.proc.stdout, self._stderr):
+            if stream is not None:
+                stream.close()
