@@ -125,7 +125,6 @@ function mbCreatePage(path, query, channel) {
   mbRenderComponent(inst);
   inst.__mounted = true;
   mbCallLifetime(inst, "attached");
-  mbCallHook(inst, "onLoad", [mbClone(query)]);
   return inst;
 }
 
@@ -172,7 +171,8 @@ function mbUnloadPage(inst) {
 
 function mbOpenPage(path, query, channel) {
   var inst = mbCreatePage(path, query, channel);
-  MB.pages.push(inst);
+  MB.pages.push(inst);  // getCurrentPages() in onLoad already ends with the new page
+  mbCallHook(inst, "onLoad", [mbClone(query)]);
   mbShowPage(inst);
   mbReadyPage(inst);
   return inst;

@@ -71,6 +71,11 @@ var MB_COMMANDS = {
     var r = fn.apply(node.comp, args.args || []);
     return r === undefined ? null : mbClone(mbEncode(r));
   },
+  nodeInfo: function (args) {
+    var n = MB.nodes.get(args.node);
+    if (!n) return null;
+    return { dataset: mbClone(n.ds || {}), mark: mbClone(n.mk || {}), component: n.comp ? n.comp.__path : null };
+  },
   appData: function () { return MB.app ? mbClone(mbEncode(MB.app.globalData)) : null; },
 };
 
