@@ -219,8 +219,13 @@ function mbCallPageLifetime(inst, name, args) {
 }
 
 // Run user code; an exception goes to App.onError and the console, never up into the framework.
+// Out of memory is not the mini-program's to handle: the host discards the instance.
 function mbGuard(inst, run, arg) {
-  try { return run(arg); } catch (e) { mbReportError(e); return undefined; }
+  try { return run(arg); } catch (e) {
+    if (e instanceof InternalError && /out of memory/.test(e.message)) throw e;
+    mbReportError(e);
+    return undefined;
+  }
 }
 
 function mbMountComponent(host, owner, path) {

@@ -224,9 +224,10 @@ var MB_NAV = {
     if (!mbIsTabPage(target.path)) return mbNavFail("switchTab", "can not switch to no-tabBar page");
     var top = MB.pages[MB.pages.length - 1];
     if (top && top.__path === target.path) return { errMsg: "switchTab:ok" };
+    // non-tab pages are unloaded from the top; a kept tab page is hidden only if it was showing
     while (MB.pages.length) {
       var p = MB.pages.pop();
-      if (mbIsTabPage(p.__path) && MB.tabPages[p.__path] === p) mbHidePage(p);
+      if (MB.tabPages[p.__path] === p) { if (p === top) mbHidePage(p); }
       else mbUnloadPage(p);
     }
     var kept = MB.tabPages[target.path];
