@@ -63,6 +63,12 @@ function mbHostAttrs(r, oldA, newA) {
   });
 }
 
+function mbSameEventTypes(a, b) {
+  if (a.length !== b.length) return false;
+  for (var i = 0; i < a.length; i++) if (a[i].type !== b[i].type) return false;
+  return true;
+}
+
 function mbPatchNode(owner, r, v) {
   if (r.x !== undefined) {
     var text = String(v.x);
@@ -70,23 +76,24 @@ function mbPatchNode(owner, r, v) {
     return;
   }
   var a = v.a || {};
-  if (r.comp) {
-    mbHostAttrs(r, r.a, a);
-  } else {
-    Object.keys(a).forEach(function (name) {
-      if (!(name in r.a) || !mbEqual(r.a[name], a[name])) mbOp(["attr", r.id, name, a[name]]);
-    });
-    Object.keys(r.a).forEach(function (name) { if (!(name in a)) mbOp(["attr", r.id, name, null]); });
-  }
   var oldA = r.a;
+  var name;
+  if (r.comp) {
+    mbHostAttrs(r, oldA, a);
+  } else {
+    for (name in a) if (!(name in oldA) || !mbEqual(oldA[name], a[name])) mbOp(["attr", r.id, name, a[name]]);
+    for (name in oldA) if (!(name in a)) mbOp(["attr", r.id, name, null]);
+  }
   r.a = a;
   var cls = v.cls || "";
   if (cls !== r.cls) { r.cls = cls; mbOp(["class", r.id, cls]); }
   var st = v.st || "";
   if (st !== r.st) { r.st = st; mbOp(["style", r.id, st]); }
   var ev = v.ev || [];
-  var oldTypes = mbEventTypes(r.ev).join(","), newTypes = mbEventTypes(ev);
-  if (oldTypes !== newTypes.join(",")) mbOp(["events", r.id, newTypes]);
+  if (!mbSameEventTypes(r.ev, ev)) {
+    var before = mbEventTypes(r.ev).join(","), types = mbEventTypes(ev);
+    if (before !== types.join(",")) mbOp(["events", r.id, types]);
+  }
   r.ev = ev;
   r.ds = v.ds || {};
   r.mk = v.mk || null;
@@ -95,7 +102,8 @@ function mbPatchNode(owner, r, v) {
     mbUpdateComponentProps(r.comp, a, oldA);
     mbRenderLight(r);
   } else {
-    r.c = mbReconcile(owner, r, r.id, r.c, v.c || []);
+    var kids = v.c || [];
+    if (kids.length || r.c.length) r.c = mbReconcile(owner, r, r.id, r.c, kids);
   }
 }
 
@@ -133,6 +141,10 @@ function mbLis(seq) {
 // Reconcile `oldList` (RNodes under DOM parent `domParentId`) with new vnodes; returns the new list.
 function mbReconcile(owner, parent, domParentId, oldList, vnodes) {
   if (!oldList.length && !vnodes.length) return oldList;
+  if (oldList.length === vnodes.length && mbSameShape(owner, oldList, vnodes)) {
+    for (var f = 0; f < vnodes.length; f++) mbPatchNode(owner, oldList[f], vnodes[f]);
+    return oldList;
+  }
   var keyed = null, unkeyed = Object.create(null);
   var oldIndex = new Map();
   oldList.forEach(function (r, i) {
@@ -182,6 +194,21 @@ function mbReconcile(owner, parent, domParentId, oldList, vnodes) {
     before = node.id;
   }
   return result;
+}
+
+// Fast path: the same kinds and keys at the same positions (the common case) need no matching.
+function mbSameShape(owner, oldList, vnodes) {
+  for (var i = 0; i < vnodes.length; i++) {
+    var r = oldList[i], v = vnodes[i];
+    if (v.x !== undefined) { if (r.x === undefined) return false; continue; }
+    if (r.t !== v.t) return false;
+    var vk = v.k === undefined ? null : v.k, rk = r.k === undefined ? null : r.k;
+    if (vk !== rk && String(vk) !== String(rk)) return false;
+    if (r.compPath !== undefined || (owner && owner.__using[v.t])) {
+      if (!mbSameComponent(owner, r, v)) return false;
+    }
+  }
+  return true;
 }
 
 // A node can be patched in place only if it keeps hosting the same component (or none).
