@@ -119,6 +119,11 @@ var MB_VIEW_CAPTURE = { tap: 1, longpress: 1, longtap: 1, touchstart: 1, touchmo
 function mbViewEvent(ev) {
   var node = MB.nodes.get(ev.node);
   if (!node) return { dispatched: false };
+  // built-in components (08_builtins.js) may turn a raw view event into WeChat's semantic events
+  if (typeof mbBuiltinEvent === "function") {
+    var handled = mbBuiltinEvent(node, ev);
+    if (handled) return handled;
+  }
   var bubbles = !!MB_VIEW_CAPTURE[ev.type];
   var result = mbDispatch(node, ev.type, ev.detail, {
     bubbles: bubbles, composed: true, capturePhase: true,
