@@ -88,6 +88,8 @@ class ApiSpec:
     privacy: bool = False
     kind: Literal["sync", "async"] = "async"
     allow_extra: bool = True
+    #: The handler blocks (network, disk): the container runs it on a thread and answers later.
+    offload: bool = False
 
 
 class ApiRegistry:
@@ -117,7 +119,8 @@ class ApiRegistry:
     def names(self) -> list[str]:
         return sorted(self._specs)
 
-    def call(self, ctx: CallContext, name: str, args: Any) -> JSONValue:
+    def prepare(self, ctx: CallContext, name: str, args: Any) -> tuple[ApiSpec, dict[str, Any]]:
+        """Every check before the handler runs: known API, argument schema, policy."""
         spec = self._specs.get(name)
         if spec is None:
             raise ApiError(f"{name}:fail api not found")
@@ -127,6 +130,10 @@ class ApiRegistry:
             raise ApiError(f"{name}:fail parameter error: arguments must be an object")
         validate_args(spec, args)
         ctx.services.policy.check(ctx, spec, args)
+        return spec, args
+
+    def call(self, ctx: CallContext, name: str, args: Any) -> JSONValue:
+        spec, args = self.prepare(ctx, name, args)
         return spec.handler(ctx, args)
 
 
@@ -141,7 +148,7 @@ def validate_args(spec: ApiSpec, args: dict[str, Any]) -> None:
     if spec.schema is None:
         return
     for key, arg in spec.schema.items():
-        if key not in args or args[key] is None and type(None) not in arg.types:
+        if key not in args or (args[key] is None and type(None) not in arg.types):
             if arg.required:
                 raise ApiError(f"{spec.name}:fail parameter error: parameter.{key} should be "
                                f"{_type_name(arg.types)} instead of Undefined;")

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
 from typing import Any, Protocol
@@ -37,6 +37,18 @@ DEFAULT_SYSTEM_INFO: dict[str, Any] = {
     "fontSizeSetting": 16, "SDKVersion": "3.4.0", "theme": "light",
     "safeArea": {"left": 0, "right": 375, "top": 20, "bottom": 667, "width": 375, "height": 647},
 }
+
+
+#: Threads that run blocking API handlers (network, large files) for every instance of a host.
+OFFLOAD_THREADS = 16
+_pool: ThreadPoolExecutor | None = None
+
+
+def _offload_pool() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=OFFLOAD_THREADS, thread_name_prefix="minibox-api")
+    return _pool
 
 
 class View(Protocol):
@@ -185,7 +197,11 @@ class Instance:
     # ---- the API bridge ----
     def _on_call(self, api: str, args: Any) -> dict[str, Any]:
         try:
-            result = self.registry.call(self.ctx, api, args)
+            spec, args = self.registry.prepare(self.ctx, api, args)
+            if spec.offload:
+                result = Pending(_offload_pool().submit(spec.handler, self.ctx, args))
+            else:
+                result = spec.handler(self.ctx, args)
         except ApiError as exc:
             return {"err": exc.to_json()}
         except Exception as exc:  # a host bug must not take the instance down

@@ -21,7 +21,7 @@ def apply_limits(cfg: dict[str, Any]) -> None:
 
 
 def _lower(which: int, value: int) -> None:
-    soft, hard = resource.getrlimit(which)
+    _soft, hard = resource.getrlimit(which)
     if hard != resource.RLIM_INFINITY:
         value = min(value, hard)
     resource.setrlimit(which, (value, hard if hard != resource.RLIM_INFINITY else value))

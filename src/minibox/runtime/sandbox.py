@@ -8,6 +8,7 @@ API calls does not count against the worker's budget.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -83,7 +84,7 @@ class WorkerProcess:
 
     def __init__(self, limits: WorkerLimits | None = None) -> None:
         self.limits = limits or WorkerLimits()
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
         env = dict(os.environ)
         env["MINIBOX_WORKER_LIMITS"] = json.dumps(
             {"address_space": self.limits.address_space, "open_files": self.limits.open_files}
@@ -187,10 +188,8 @@ class WorkerProcess:
             return
         self.dead = True
         self.last_error = reason
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.proc.wait()
 
     def close(self) -> None:
