@@ -21,6 +21,7 @@ from minibox.apis.pending import Pending
 from minibox.apis.registry import ApiError, ApiRegistry, CallContext, Services
 from minibox.runtime.bundle import LoadedBundle, framework_sources
 from minibox.runtime.errors import RuntimeFault, WorkerCrashed
+from minibox.runtime.pool import default_pool
 from minibox.runtime.sandbox import STARTUP_BUDGET, WorkerLimits, WorkerProcess
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ class Instance:
     # ---- lifecycle ----
     def start(self) -> None:
         with self._lock:
-            self._worker = WorkerProcess(self.config.limits)
+            self._worker = default_pool().acquire(self.config.limits)
             sources = [*framework_sources(), ("render.js", self.bundle.render_js), ("logic.js", self.bundle.logic_js)]
             apis = [{"name": name, "kind": spec.kind} for name in self.registry.names()
                     if (spec := self.registry.get(name)) is not None]

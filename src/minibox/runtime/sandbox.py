@@ -37,6 +37,11 @@ STARTUP_BUDGET = 30.0
 
 CallHandler = Callable[[str, Any], dict[str, Any]]
 
+#: Environment variables a worker may see: enough to start Python, nothing of the host's secrets.
+_WORKER_ENV = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "SYSTEMROOT")
+#: Workers run in an empty directory: relative paths lead nowhere (and seccomp refuses opens).
+_EMPTY_DIR = tempfile.mkdtemp(prefix="minibox-worker-")
+
 
 @dataclass
 class WorkerLimits:
@@ -44,6 +49,8 @@ class WorkerLimits:
     memory_bytes: int = 256 * 1024 * 1024
     address_space: int = 1024 * 1024 * 1024
     open_files: int = 64
+    #: True: install when the platform supports it; "required": refuse to run without it.
+    seccomp: bool | str = True
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -85,10 +92,12 @@ class WorkerProcess:
     def __init__(self, limits: WorkerLimits | None = None) -> None:
         self.limits = limits or WorkerLimits()
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
-        env = dict(os.environ)
-        env["MINIBOX_WORKER_LIMITS"] = json.dumps(
-            {"address_space": self.limits.address_space, "open_files": self.limits.open_files}
-        )
+        # the worker inherits nothing of the host's environment (database URLs, keys, tokens)
+        env = {k: os.environ[k] for k in _WORKER_ENV if k in os.environ}
+        env["MINIBOX_WORKER_LIMITS"] = json.dumps({
+            "address_space": self.limits.address_space, "open_files": self.limits.open_files,
+            "seccomp": self.limits.seccomp,
+        })
         env.update(self.limits.extra_env)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "minibox.runtime.worker"],
@@ -98,6 +107,7 @@ class WorkerProcess:
             env=env,
             close_fds=True,
             start_new_session=True,
+            cwd=_EMPTY_DIR,
         )
         assert self.proc.stdout is not None and self.proc.stdin is not None
         self._reader = _FrameReader(self.proc.stdout.fileno())
@@ -193,15 +203,8 @@ class WorkerProcess:
         self.proc.wait()
 
     def close(self) -> None:
-        if not self.dead:
-            self.dead = True
-            try:
-                assert self.proc.stdin is not None
-                self.proc.stdin.close()
-                self.proc.wait(timeout=2)
-            except (subprocess.TimeoutExpired, OSError):
-                self.proc.kill()
-                self.proc.wait()
-        for stream in (self.proc.stdout, self._stderr):
+        """Stop the worker. It holds no state worth a graceful exit (storage lives in the host)."""
+        self.kill("closed")
+        for stream in (self.proc.stdin, self.proc.stdout, self._stderr):
             if stream is not None:
                 stream.close()

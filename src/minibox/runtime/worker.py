@@ -20,7 +20,7 @@ import os
 import sys
 from typing import Any, BinaryIO
 
-from minibox.runtime import protocol
+from minibox.runtime import protocol, seccomp
 from minibox.runtime.engine import Engine, EngineLimits
 from minibox.runtime.errors import ScriptError, ScriptOutOfMemory
 from minibox.runtime.oslimits import apply_limits
@@ -74,7 +74,15 @@ def main() -> None:
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # stray prints must never corrupt the frame stream
     inp = sys.stdin.buffer
-    apply_limits(json.loads(os.environ.get("MINIBOX_WORKER_LIMITS", "{}")))
+    cfg = json.loads(os.environ.get("MINIBOX_WORKER_LIMITS", "{}"))
+    apply_limits(cfg)
+    if cfg.get("seccomp", True):
+        try:
+            seccomp.install()
+        except seccomp.SeccompUnavailable as exc:
+            if cfg.get("seccomp") == "required":
+                raise SystemExit(f"seccomp required but unavailable: {exc}") from None
+            print(f"minibox worker: running without seccomp: {exc}", file=sys.stderr)
     worker = Worker(inp, out)
     while True:
         try:
