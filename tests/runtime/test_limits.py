@@ -95,3 +95,22 @@ def test_deep_recursion_is_a_catchable_error(make_project) -> None:
     with launch(project) as mp:
         assert mp.current_page.call_method("probe") == "RangeError"
         assert mp.instance.alive
+
+
+def test_restart_after_crash_keeps_storage_and_is_bounded(make_project) -> None:
+    project = make_project({
+        "pages/p/p.wxml": "<view bindtap='spin'>{{n}}</view>",
+        "pages/p/p.js": """Page({ data: {n: 0},
+          onLoad() { const n = (wx.getStorageSync('n') || 0) + 1; wx.setStorageSync('n', n); this.setData({n}) },
+          spin() { for (;;) {} } })""",
+    })
+    with launch(project, cpu_budget=0.5) as mp:
+        for expected in (2, 3, 4):
+            with pytest.raises(ScriptTimeout):
+                mp.current_page.query_selector("view").trigger("tap")
+            assert mp.instance.restart()["errMsg"] == "launch:ok"
+            assert mp.current_page.data["n"] == expected  # storage survived, memory did not
+        with pytest.raises(ScriptTimeout):
+            mp.current_page.query_selector("view").trigger("tap")
+        with pytest.raises(WorkerCrashed, match="crashed 3 times"):
+            mp.instance.restart()

@@ -84,6 +84,23 @@ class VirtualClock:
 
 
 @dataclass
+class RestartPolicy:
+    """At most `max_restarts` restarts within `window` seconds; then the instance stays down."""
+
+    max_restarts: int = 3
+    window: float = 60.0
+    times: list[float] = field(default_factory=list)
+
+    def exhausted(self) -> bool:
+        now = time.monotonic()
+        self.times = [t for t in self.times if now - t < self.window]
+        return len(self.times) >= self.max_restarts
+
+    def record(self) -> None:
+        self.times.append(time.monotonic())
+
+
+@dataclass
 class InstanceConfig:
     host_id: str = "minibox-host"
     app_id: str = "wx0000000000000000"
@@ -114,7 +131,9 @@ class Instance:
         self._completed: SimpleQueue[int] = SimpleQueue()
         self._next_timer: float | None = None
         self._worker: WorkerProcess | None = None
+        self._after_flush = False
         self.crashed: RuntimeFault | None = None
+        self.restarts = RestartPolicy()
 
     # ---- lifecycle ----
     def start(self) -> None:
@@ -131,7 +150,29 @@ class Instance:
             self._handle_done(self._worker.request(msg, self._on_call, budget=STARTUP_BUDGET))
 
     def launch(self, path: str | None = None, query: str = "", scene: int = 1001) -> dict[str, Any]:
-        return self.command("launch", {"path": path, "query": query, "scene": scene})
+        self._launch_args = {"path": path, "query": query, "scene": scene}
+        return self.command("launch", self._launch_args)
+
+    def restart(self) -> dict[str, Any]:
+        """Replace a crashed (or live) worker with a fresh one and launch again, as WeChat does
+        when a mini-program is killed: state in memory is gone, storage is kept."""
+        with self._lock:
+            if self.restarts.exhausted():
+                raise WorkerCrashed(
+                    f"instance crashed {self.restarts.max_restarts} times within "
+                    f"{self.restarts.window:g}s; not restarting (last: {self.crashed})")
+            self.restarts.record()
+            for pending in self._pending.values():
+                pending.future.cancel()
+            self._pending.clear()
+            if self._worker is not None:
+                self._worker.close()
+            self.crashed = None
+            self._next_timer = None
+            self._after_flush = False
+            self._emit({"t": "restart"})
+            self.start()
+            return self.launch(**getattr(self, "_launch_args", {}))
 
     def close(self) -> None:
         with self._lock:
