@@ -129,6 +129,7 @@ class Instance:
         self._tickets = itertools.count(1)
         self._pending: dict[int, Pending] = {}
         self._completed: SimpleQueue[int] = SimpleQueue()
+        self._api_events: SimpleQueue[tuple[Any, dict[str, Any]]] = SimpleQueue()
         self._next_timer: float | None = None
         self._worker: WorkerProcess | None = None
         self._after_flush = False
@@ -272,9 +273,14 @@ class Instance:
             reply = {"ok": fut.result() or {}}
         self.command("resolve", {"ticket": ticket, "reply": reply})
 
+    def api_event(self, ticket: Any, event: dict[str, Any]) -> None:
+        """A later event of a long-lived API object (a SocketTask message, ...). Thread-safe;
+        delivered to the sandbox by the next `pump`."""
+        self._api_events.put((ticket, event))
+
     # ---- the event loop a host or test drives ----
     def pump(self) -> bool:
-        """Deliver finished API results and fire due timers once; True if anything ran."""
+        """Deliver finished API results and events, fire due timers once; True if anything ran."""
         ran = False
         with self._lock:
             while True:
@@ -283,6 +289,14 @@ class Instance:
                 except Empty:
                     break
                 self._deliver(ticket)
+                ran = True
+            while True:
+                try:
+                    ticket, event = self._api_events.get_nowait()
+                except Empty:
+                    break
+                if self.crashed is None:
+                    self.command("apiEvent", {"ticket": ticket, "event": event})
                 ran = True
             if self._next_timer is not None and self._next_timer <= self.clock.now_ms():
                 self.command("tick", {})

@@ -57,8 +57,36 @@ globalThis.console = {};
 });
 
 // ---- values that cross the bridge: Date is tagged, functions dropped ----
+var MB_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+function mbToBase64(buf) {
+  var bytes = new Uint8Array(buf), out = "", i;
+  for (i = 0; i + 2 < bytes.length; i += 3) {
+    var n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    out += MB_B64[n >> 18] + MB_B64[(n >> 12) & 63] + MB_B64[(n >> 6) & 63] + MB_B64[n & 63];
+  }
+  var rest = bytes.length - i;
+  if (rest === 1) { var a = bytes[i] << 16; out += MB_B64[a >> 18] + MB_B64[(a >> 12) & 63] + "=="; }
+  else if (rest === 2) { var b = (bytes[i] << 16) | (bytes[i + 1] << 8); out += MB_B64[b >> 18] + MB_B64[(b >> 12) & 63] + MB_B64[(b >> 6) & 63] + "="; }
+  return out;
+}
+function mbFromBase64(text) {
+  var clean = String(text).replace(/[^A-Za-z0-9+/]/g, "");
+  var bytes = new Uint8Array(Math.floor(clean.length * 3 / 4));
+  var j = 0;
+  for (var i = 0; i < clean.length; i += 4) {
+    var n = (MB_B64.indexOf(clean[i]) << 18) | (MB_B64.indexOf(clean[i + 1]) << 12) |
+      ((i + 2 < clean.length ? MB_B64.indexOf(clean[i + 2]) : 0) << 6) | (i + 3 < clean.length ? MB_B64.indexOf(clean[i + 3]) : 0);
+    bytes[j++] = (n >> 16) & 255;
+    if (i + 2 < clean.length) bytes[j++] = (n >> 8) & 255;
+    if (i + 3 < clean.length) bytes[j++] = n & 255;
+  }
+  return bytes.buffer.slice(0, j);
+}
+
 function mbEncode(v) {
   if (v instanceof Date) return { __mbType: "Date", value: v.getTime() };
+  if (v instanceof ArrayBuffer) return { __type: "ArrayBuffer", base64: mbToBase64(v) };
+  if (ArrayBuffer.isView(v)) return { __type: "ArrayBuffer", base64: mbToBase64(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength)) };
   if (v === null || typeof v !== "object") return typeof v === "function" ? undefined : v;
   if (Array.isArray(v)) return v.map(mbEncode);
   var out = {};
@@ -69,6 +97,7 @@ function mbDecode(v) {
   if (v === null || typeof v !== "object") return v;
   if (Array.isArray(v)) return v.map(mbDecode);
   if (v.__mbType === "Date" && Object.keys(v).length === 2) return new Date(v.value);
+  if (v.__type === "ArrayBuffer" && typeof v.base64 === "string" && Object.keys(v).length === 2) return mbFromBase64(v.base64);
   var out = {};
   Object.keys(v).forEach(function (k) { out[k] = mbDecode(v[k]); });
   return out;
@@ -101,7 +130,7 @@ function mbWantsPromise(opts) {
 function mbResultOf(api, reply) {
   if (reply.err) return { res: Object.assign({}, reply.err), failed: true };
   var r = reply.ok && typeof reply.ok === "object" && !Array.isArray(reply.ok) ? mbDecode(reply.ok) : {};
-  r.errMsg = api + ":ok";
+  r.errMsg = api.slice(api.lastIndexOf(".") + 1) + ":ok";
   return { res: r, failed: false };
 }
 
@@ -179,6 +208,7 @@ function mbBuildWx(apis) {
   var system = MB.config.system || {};
   // host APIs, exactly the ones this host registered (unknown APIs stay undefined, as in WeChat)
   apis.forEach(function (a) {
+    if (a.name.indexOf(".") >= 0) return;  // methods of task and manager objects (06a_io.js)
     wx[a.name] = a.kind === "sync"
       ? mbSyncApi(a.name, function (arg) { return arg && typeof arg === "object" ? mbArgs(arg) : {}; })
       : mbAsyncApi(a.name);
@@ -230,5 +260,8 @@ function mbBuildWx(apis) {
   wx.onAppShow = function (fn) { (MB.appShowListeners || (MB.appShowListeners = [])).push(fn); };
   wx.onAppHide = function (fn) { (MB.appHideListeners || (MB.appHideListeners = [])).push(fn); };
   wx.onError = function (fn) { (MB.errorListeners || (MB.errorListeners = [])).push(fn); };
+  wx.arrayBufferToBase64 = function (buf) { return mbToBase64(buf); };
+  wx.base64ToArrayBuffer = function (text) { return mbFromBase64(text); };
+  if (typeof mbIoApis === "function") mbIoApis(wx, apis);
   return wx;
 }

@@ -43,6 +43,7 @@ var MB_COMMANDS = {
   },
   tick: function () { return { fired: mbRunTimers() }; },
   resolve: function (args) { return { resolved: mbResolveTicket(args.ticket, args.reply) }; },
+  apiEvent: function (args) { return mbApiEvent(args); },
   flushed: function () { mbRunAfterFlush(); return { ok: true }; },
   appShow: function (args) { mbAppShowHide(true, args); return { ok: true }; },
   appHide: function () { mbAppShowHide(false); return { ok: true }; },
