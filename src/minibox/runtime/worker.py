@@ -36,7 +36,9 @@ class Worker:
         """Called from JS: forward a wx API call to the host and block for its answer."""
         try:
             request = json.loads(payload)
-        except ValueError:
+        except (ValueError, TypeError):
+            request = None
+        if not isinstance(request, dict) or not isinstance(request.get("api"), str):
             return json.dumps({"err": {"errMsg": "bridge:fail malformed call"}})
         protocol.write_frame(self.out, {"t": "call", "api": request.get("api"), "args": request.get("args")})
         reply = protocol.read_frame(self.inp)
@@ -64,8 +66,13 @@ class Worker:
         payload = json.dumps({"fn": fn, "args": args, "now": now})
         result_text = engine.call_json("__mbDispatch", payload)
         engine.drain_jobs()
-        collected = json.loads(engine.call_json("__mbCollect", ""))
-        collected["result"] = json.loads(result_text) if result_text else None
+        collected_text = engine.call_json("__mbCollect", "")
+        try:
+            collected = json.loads(collected_text)
+            collected["result"] = json.loads(result_text) if result_text else None
+        except (ValueError, TypeError):
+            # mini-program code broke the framework's own output (it can only harm itself)
+            raise ScriptError("the framework's output was corrupted by mini-program code") from None
         collected["t"] = "done"
         return collected
 

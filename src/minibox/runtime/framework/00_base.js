@@ -1,6 +1,9 @@
 // minibox framework, part 0: the sandbox's globals, the module system, shared helpers.
 // Runs inside the mini-program's JS engine; it talks to the host only through __host_call.
 "use strict";
+// Intrinsics the framework relies on, captured before any mini-program code can replace them.
+var mbStringify = JSON.stringify.bind(JSON);
+var mbParseJson = JSON.parse.bind(JSON);
 var __mb = globalThis.__mb || (globalThis.__mb = {});
 var MB = {
   out: [],            // messages for the host, collected after each turn
@@ -47,8 +50,8 @@ var MB = {
 })();
 
 function mbHostCall(api, args) {
-  var reply = __host_call(JSON.stringify({ api: api, args: args === undefined ? {} : args }));
-  return JSON.parse(reply);
+  var reply = __host_call(mbStringify({ api: api, args: args === undefined ? {} : args }));
+  return mbParseJson(reply);
 }
 
 MB.ops = [];  // patch operations of the current turn, flushed in order with other messages

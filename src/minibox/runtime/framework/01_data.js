@@ -62,7 +62,7 @@ function mbGetPath(root, segs) {
 
 function mbJsonSize(v) {
   var s;
-  try { s = JSON.stringify(v); } catch (e) { throw new Error("setData: data is not JSON-serialisable: " + e.message); }
+  try { s = mbStringify(v); } catch (e) { throw new Error("setData: data is not JSON-serialisable: " + e.message); }
   return s === undefined ? 0 : s.length;
 }
 

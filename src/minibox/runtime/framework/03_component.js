@@ -135,7 +135,7 @@ function mbCoerce(prop, value) {
   if (prop.optionalTypes) {
     for (var i = 0; i < prop.optionalTypes.length; i++) if (mbTypeMatches(prop.optionalTypes[i], value)) return value;
   }
-  if (type === String) return value === null ? "" : (typeof value === "object" ? JSON.stringify(value) : String(value));
+  if (type === String) return value === null ? "" : (typeof value === "object" ? mbStringify(value) : String(value));
   if (type === Number) { var n = Number(value); return isNaN(n) ? mbClone(prop.value) : n; }
   if (type === Boolean) return !!value;
   if (type === Array) return Array.isArray(value) ? value : mbClone(prop.value);

@@ -2,7 +2,7 @@
 // host, which re-checks it; this file only adapts WeChat's calling conventions.
 "use strict";
 var MB_MAX_TIMERS = 10000;
-var MB_MIN_INTERVAL = 1;
+var MB_MIN_INTERVAL = 4;  // ms, as browsers clamp repeating timers
 
 MB.timers = new Map();
 MB.nextTimerId = 1;
@@ -47,7 +47,7 @@ function mbRunTimers() {
 function mbFormatArg(v) {
   if (typeof v === "string") return v;
   if (v instanceof Error) return v.stack ? v.message + "\n" + v.stack : String(v);
-  try { var s = JSON.stringify(v); return s === undefined ? String(v) : s; } catch (e) { return String(v); }
+  try { var s = mbStringify(v); return s === undefined ? String(v) : s; } catch (e) { return String(v); }
 }
 globalThis.console = {};
 ["log", "info", "warn", "error", "debug"].forEach(function (level) {

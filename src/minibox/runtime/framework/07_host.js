@@ -81,17 +81,17 @@ var MB_COMMANDS = {
 };
 
 globalThis.__mbDispatch = function (json) {
-  var msg = JSON.parse(json);
+  var msg = mbParseJson(json);
   MB.now = msg.now;
   var cmd = MB_COMMANDS[msg.fn];
   if (!cmd) throw new Error("unknown command " + msg.fn);
   var result = cmd(msg.args || {});
-  return JSON.stringify(result === undefined ? null : result);
+  return mbStringify(result === undefined ? null : result);
 };
 
 globalThis.__mbCollect = function () {
   mbFlushOps();
   var out = MB.out;
   MB.out = [];
-  return JSON.stringify({ out: out, nextTimer: mbNextTimer(), afterFlush: MB.afterFlush.length > 0, tickets: MB.tickets.size });
+  return mbStringify({ out: out, nextTimer: mbNextTimer(), afterFlush: MB.afterFlush.length > 0, tickets: MB.tickets.size });
 };
