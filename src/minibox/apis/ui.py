@@ -10,8 +10,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from minibox.apis.registry import Arg, ApiError, ApiRegistry, ApiSpec, CallContext
 from minibox.apis.pending import Pending
+from minibox.apis.registry import ApiError, ApiRegistry, ApiSpec, Arg, CallContext
 
 #: WeChat truncates a modal's buttons' text at 4 Chinese characters; more is refused.
 MAX_BUTTON_TEXT = 4
