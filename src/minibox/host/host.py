@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from minibox.apis import device as device_api
 from minibox.apis import storage as storage_api
 from minibox.apis import ui as ui_api
 from minibox.apis.registry import ApiRegistry, Policy, Services
@@ -35,6 +36,7 @@ def default_registry() -> ApiRegistry:
     registry = ApiRegistry()
     ui_api.register(registry)
     storage_api.register(registry)
+    device_api.register(registry)
     return registry
 
 
@@ -65,10 +67,11 @@ class Host:
         self.registry = registry or default_registry()
         self.policy = policy
         self.storage = StorageService(config.data_dir / "storage.db", self.master_key)
+        self.device = device_api.DeviceService()
         self.instances: list[Instance] = []
 
     def services_for(self, app_id: str, user_id: str) -> Services:
-        services = Services(storage=self.storage, ui=ui_api.UiService())
+        services = Services(storage=self.storage, ui=ui_api.UiService(), extra={"device": self.device})
         if self.policy is not None:
             services.policy = self.policy
         return services

@@ -260,8 +260,57 @@ function mbBuildWx(apis) {
   wx.onAppShow = function (fn) { (MB.appShowListeners || (MB.appShowListeners = [])).push(fn); };
   wx.onAppHide = function (fn) { (MB.appHideListeners || (MB.appHideListeners = [])).push(fn); };
   wx.onError = function (fn) { (MB.errorListeners || (MB.errorListeners = [])).push(fn); };
+  wx.getMenuButtonBoundingClientRect = function () {
+    var top = (system.statusBarHeight || 20) + 4, right = (system.windowWidth || 375) - 7;
+    return { width: 87, height: 32, top: top, right: right, bottom: top + 32, left: right - 87 };
+  };
+  wx.getAccountInfoSync = function () {
+    return { miniProgram: { appId: MB.config.appId || "", envVersion: MB.config.envVersion || "release", version: MB.config.version || "" }, plugin: {} };
+  };
+  wx.getEnterOptionsSync = function () { return mbClone(MB.launchOptions || {}); };
+  wx.createAnimation = function (defaults) { return new MbAnimation(defaults || {}); };
+  wx.hideKeyboard = mbViewApi("hideKeyboard", []);
+  wx.reportAnalytics = function (name, data) { mbEmit({ t: "analytics", name: String(name), data: mbEncode(data || {}) }); };
   wx.arrayBufferToBase64 = function (buf) { return mbToBase64(buf); };
   wx.base64ToArrayBuffer = function (text) { return mbFromBase64(text); };
   if (typeof mbIoApis === "function") mbIoApis(wx, apis);
   return wx;
 }
+
+// wx.createAnimation: a chainable description the view turns into CSS transitions.
+function MbAnimation(defaults) {
+  this.__defaults = {
+    duration: defaults.duration === undefined ? 400 : defaults.duration,
+    timingFunction: defaults.timingFunction || "linear",
+    delay: defaults.delay || 0,
+    transformOrigin: defaults.transformOrigin || "50% 50% 0",
+  };
+  this.__current = [];
+  this.__steps = [];
+}
+["opacity", "backgroundColor", "width", "height", "top", "left", "bottom", "right"].forEach(function (name) {
+  MbAnimation.prototype[name] = function (value) {
+    this.__current.push({ type: "style", args: [name.replace(/[A-Z]/g, function (c) { return "-" + c.toLowerCase(); }), value] });
+    return this;
+  };
+});
+["rotate", "rotateX", "rotateY", "rotateZ", "rotate3d", "scale", "scaleX", "scaleY", "scaleZ", "scale3d",
+ "translate", "translateX", "translateY", "translateZ", "translate3d", "skew", "skewX", "skewY", "matrix", "matrix3d"
+].forEach(function (name) {
+  MbAnimation.prototype[name] = function () {
+    this.__current.push({ type: name, args: Array.prototype.slice.call(arguments) });
+    return this;
+  };
+});
+MbAnimation.prototype.step = function (options) {
+  var o = Object.assign({}, this.__defaults, options || {});
+  this.__steps.push({ animates: this.__current, option: { transformOrigin: o.transformOrigin, transition: { duration: o.duration, timingFunction: o.timingFunction, delay: o.delay } } });
+  this.__current = [];
+  return this;
+};
+MbAnimation.prototype.export = function () {
+  if (this.__current.length) this.step();
+  var actions = this.__steps;
+  this.__steps = [];
+  return { actions: actions };
+};
