@@ -105,3 +105,27 @@ def test_pool_hands_out_fresh_workers_only_once() -> None:
         c.close()
     finally:
         pool.close()
+
+
+def test_fork_server_restarts_when_killed(make_project) -> None:
+    from minibox.runtime import sandbox
+
+    project = make_project({"pages/p/p.wxml": "<view>{{n}}</view>", "pages/p/p.js": "Page({ data: {n: 5} })"})
+    zygote = sandbox.default_zygote()
+    os.killpg(zygote.proc.pid, 9)
+    zygote.proc.wait()
+    with launch(project) as mp:  # pooled workers of the dead zygote may already exist: both work
+        assert mp.current_page.data["n"] == 5
+    assert sandbox.default_zygote() is not zygote
+    assert sandbox.default_zygote().alive
+
+
+def test_exec_launcher_still_works() -> None:
+    from minibox.runtime.sandbox import WorkerProcess
+
+    worker = WorkerProcess(WorkerLimits(), launcher="exec")
+    try:
+        assert worker.proc.poll() is None
+    finally:
+        worker.close()
+    assert worker.proc.poll() is not None

@@ -8,14 +8,17 @@ API calls does not count against the worker's budget.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -86,29 +89,136 @@ class _FrameReader:
             self.buf += chunk
 
 
-class WorkerProcess:
-    """One worker. Not thread-safe: the container serialises commands."""
+class ForkedProc:
+    """A worker forked by the zygote: not our child, so it is watched and signalled by pidfd."""
 
-    def __init__(self, limits: WorkerLimits | None = None) -> None:
+    def __init__(self, pid: int, stdin_fd: int, stdout_fd: int) -> None:
+        self.pid = pid
+        self.stdin = open(stdin_fd, "wb")  # noqa: SIM115 - closed by WorkerProcess.close
+        self.stdout = open(stdout_fd, "rb", buffering=0)  # noqa: SIM115
+        try:
+            self._pidfd: int | None = os.pidfd_open(pid)
+        except ProcessLookupError:
+            self._pidfd = None
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None and (self._pidfd is None or select.select([self._pidfd], [], [], 0)[0]):
+            self._exited()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            if self._pidfd is not None and not select.select([self._pidfd], [], [], timeout)[0]:
+                raise subprocess.TimeoutExpired(f"worker {self.pid}", timeout or 0)
+            self._exited()
+        return self.returncode or 0
+
+    def kill(self) -> None:
+        if self._pidfd is not None and self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+
+    def _exited(self) -> None:
+        self.returncode = 0  # the zygote reaps its children; the status is not ours to read
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+
+
+class Zygote:
+    """The fork server process (see `minibox.runtime.zygote`)."""
+
+    def __init__(self) -> None:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "minibox.runtime.zygote", str(child.fileno())],
+            pass_fds=[child.fileno()], env=_worker_env(), cwd=_EMPTY_DIR, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, start_new_session=True, close_fds=True,
+        )
+        child.close()
+        self.sock = parent
+        self._lock = threading.Lock()
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def spawn(self, cfg: dict[str, Any], stderr_fd: int) -> ForkedProc:
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        try:
+            with self._lock:
+                socket.send_fds(self.sock, [json.dumps(cfg).encode()], [in_r, out_w, stderr_fd])
+                data = b""
+                while len(data) < 4:
+                    chunk = self.sock.recv(4 - len(data))
+                    if not chunk:
+                        raise WorkerCrashed("the fork server is gone")
+                    data += chunk
+        except OSError as exc:
+            os.close(in_w)
+            os.close(out_r)
+            raise WorkerCrashed(f"the fork server failed: {exc}") from None
+        finally:
+            os.close(in_r)
+            os.close(out_w)
+        pid = int.from_bytes(data, "little", signed=True)
+        if pid <= 0:
+            os.close(in_w)
+            os.close(out_r)
+            raise WorkerCrashed("the fork server refused to fork")
+        return ForkedProc(pid, in_w, out_r)
+
+    def close(self) -> None:
+        self.sock.close()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+
+_zygote: Zygote | None = None
+_zygote_lock = threading.Lock()
+
+
+def default_zygote() -> Zygote:
+    """The host's fork server, started on first use and restarted if it died."""
+    global _zygote
+    with _zygote_lock:
+        if _zygote is None or not _zygote.alive:
+            _zygote = Zygote()
+            atexit.register(_zygote.close)
+        return _zygote
+
+
+def _worker_env() -> dict[str, str]:
+    return {k: os.environ[k] for k in _WORKER_ENV if k in os.environ}
+
+
+class WorkerProcess:
+    """One worker. Not thread-safe: the container serialises commands.
+
+    `launcher="zygote"` forks it from the fork server (fast, shares memory); `"exec"` starts a
+    fresh interpreter (the fallback, and what the zygote itself is)."""
+
+    def __init__(self, limits: WorkerLimits | None = None, launcher: str = "zygote") -> None:
         self.limits = limits or WorkerLimits()
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
-        # the worker inherits nothing of the host's environment (database URLs, keys, tokens)
-        env = {k: os.environ[k] for k in _WORKER_ENV if k in os.environ}
-        env["MINIBOX_WORKER_LIMITS"] = json.dumps({
-            "address_space": self.limits.address_space, "open_files": self.limits.open_files,
-            "seccomp": self.limits.seccomp,
-        })
-        env.update(self.limits.extra_env)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "minibox.runtime.worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            env=env,
-            close_fds=True,
-            start_new_session=True,
-            cwd=_EMPTY_DIR,
-        )
+        cfg = {"address_space": self.limits.address_space, "open_files": self.limits.open_files,
+               "seccomp": self.limits.seccomp}
+        self.proc: subprocess.Popen | ForkedProc
+        if launcher == "zygote" and not self.limits.extra_env:
+            self.proc = default_zygote().spawn(cfg, self._stderr.fileno())
+        else:
+            # the worker inherits nothing of the host's environment (database URLs, keys, tokens)
+            env = _worker_env()
+            env["MINIBOX_WORKER_LIMITS"] = json.dumps(cfg)
+            env.update(self.limits.extra_env)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "minibox.runtime.worker"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
+                close_fds=True, start_new_session=True, cwd=_EMPTY_DIR,
+            )
         assert self.proc.stdout is not None and self.proc.stdin is not None
         self._reader = _FrameReader(self.proc.stdout.fileno())
         self.dead = False
@@ -180,6 +290,8 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             code = self.proc.wait()
+        self._stderr.seek(0)
+        tail = self._stderr.read()[-2000:].decode(errors="replace").strip().splitlines()
         if code < 0:
             try:
                 name = signal.Signals(-code).name
@@ -187,19 +299,22 @@ class WorkerProcess:
                 name = str(-code)
             self.last_error = f"worker killed by {name}"
         elif code:
-            self._stderr.seek(0)
-            tail = self._stderr.read()[-2000:].decode(errors="replace").strip().splitlines()
-            self.last_error = f"worker exited with status {code}" + (f": {tail[-1]}" if tail else "")
+            self.last_error = f"worker exited with status {code}"
         else:
             self.last_error = "worker exited"
+        if tail:
+            self.last_error += f": {tail[-1]}"
 
     def kill(self, reason: str) -> None:
         if self.dead:
             return
         self.dead = True
         self.last_error = reason
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        if isinstance(self.proc, ForkedProc):
+            self.proc.kill()
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
 
     def close(self) -> None:

@@ -77,11 +77,8 @@ class Worker:
         return collected
 
 
-def main() -> None:
-    out = sys.stdout.buffer
-    sys.stdout = sys.stderr  # stray prints must never corrupt the frame stream
-    inp = sys.stdin.buffer
-    cfg = json.loads(os.environ.get("MINIBOX_WORKER_LIMITS", "{}"))
+def serve(cfg: dict[str, Any], inp: BinaryIO, out: BinaryIO) -> None:
+    """Lock the process down, then answer frames until the host closes the pipe."""
     apply_limits(cfg)
     if cfg.get("seccomp", True):
         try:
@@ -104,6 +101,12 @@ def main() -> None:
         except ScriptError as exc:
             reply = {"t": "done", "error": {"type": "script", "message": exc.js_message, "stack": exc.stack}}
         protocol.write_frame(out, reply)
+
+
+def main() -> None:
+    out = sys.stdout.buffer
+    sys.stdout = sys.stderr  # stray prints must never corrupt the frame stream
+    serve(json.loads(os.environ.get("MINIBOX_WORKER_LIMITS", "{}")), sys.stdin.buffer, out)
 
 
 if __name__ == "__main__":
