@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from minibox.apis import device as device_api
+from minibox.apis import payment as payment_api
 from minibox.apis import storage as storage_api
 from minibox.apis import ui as ui_api
 from minibox.apis.registry import ApiRegistry, Policy, Services
@@ -37,6 +38,7 @@ def default_registry() -> ApiRegistry:
     ui_api.register(registry)
     storage_api.register(registry)
     device_api.register(registry)
+    payment_api.register(registry)
     return registry
 
 
@@ -68,10 +70,11 @@ class Host:
         self.policy = policy
         self.storage = StorageService(config.data_dir / "storage.db", self.master_key)
         self.device = device_api.DeviceService()
+        self.payment = payment_api.PaymentService(config.data_dir / "payment.db")
         self.instances: list[Instance] = []
 
     def services_for(self, app_id: str, user_id: str) -> Services:
-        services = Services(storage=self.storage, ui=ui_api.UiService(), extra={"device": self.device})
+        services = Services(storage=self.storage, ui=ui_api.UiService(), extra={"device": self.device, "payment": self.payment})
         if self.policy is not None:
             services.policy = self.policy
         return services
@@ -96,3 +99,4 @@ class Host:
             instance.close()
         self.instances.clear()
         self.storage.close()
+        self.payment.close()
