@@ -63,6 +63,21 @@ def _as_bundle(path: Path) -> LoadedBundle:
     return LoadedBundle.from_dir(compile_cached(path))
 
 
+def _markup(node: Node) -> str:
+    import html
+    import json as _json
+
+    if node.tag == "#text":
+        return html.escape(node.text, quote=False)
+    attrs = dict(node.attrs)
+    if node.class_name:
+        attrs["class"] = node.class_name
+    if node.style:
+        attrs["style"] = node.style
+    text = "".join(f' {k}="{html.escape(v if isinstance(v, str) else _json.dumps(v))}"' for k, v in sorted(attrs.items()))
+    return f"<{node.tag}{text}>" + "".join(_markup(c) for c in node.children) + f"</{node.tag}>"
+
+
 class Element:
     """A node of the current view, with the interactions a person has."""
 
@@ -115,6 +130,15 @@ class Element:
 
     def query_selector_all(self, selector: str) -> list[Element]:
         return [Element(self._mp, n) for n in select_all(self.node, selector)]
+
+    @property
+    def outer_wxml(self) -> str:
+        """The subtree as markup (like automator's outerWxml), for snapshots and debugging."""
+        return _markup(self.node)
+
+    @property
+    def wxml(self) -> str:
+        return "".join(_markup(c) for c in self.node.children)
 
     # ---- interactions ----
     def trigger(self, event_type: str, detail: Any = None, **extra: Any) -> Any:
@@ -296,6 +320,27 @@ class MiniProgram:
 
     def advance(self, ms: float) -> None:
         self.instance.advance(ms)
+
+    # ---- wx, from the outside (miniprogram-automator's callWxMethod / mockWxMethod) ----
+    def call_wx_method(self, name: str, *args: Any) -> Any:
+        """Call `wx.<name>(*args)` inside the sandbox; a Promise is awaited."""
+        out = self.instance.command("callWx", {"name": name, "args": list(args)})
+        self.wait_idle()
+        if out.get("promise"):
+            result = self.instance.command("lastWxResult", {})
+            if result is None:
+                raise TimeoutError(f"wx.{name} did not settle")
+            if "err" in result:
+                raise RuntimeError(result["err"].get("errMsg", str(result["err"])))
+            return result["ok"]
+        return out.get("value")
+
+    def mock_wx_method(self, name: str, result: Any, fail: bool = False) -> None:
+        """Replace `wx.<name>` inside the sandbox: it answers `result` (success, or fail)."""
+        self.instance.command("mockWx", {"name": name, "result": result, "fail": fail})
+
+    def restore_wx_method(self, name: str) -> None:
+        self.instance.command("restoreWx", {"name": name})
 
     # ---- what the host saw ----
     @property

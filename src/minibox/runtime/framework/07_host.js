@@ -77,6 +77,36 @@ var MB_COMMANDS = {
     if (!n) return null;
     return { dataset: mbClone(n.ds || {}), mark: mbClone(n.mk || {}), component: n.comp ? n.comp.__path : null };
   },
+  // miniprogram-automator's callWxMethod / mockWxMethod / restoreWxMethod
+  callWx: function (args) {
+    var fn = wx[args.name];
+    if (typeof fn !== "function") throw new Error("wx." + args.name + " is not a function");
+    var out = { value: null };
+    var r = fn.apply(wx, args.args || []);
+    if (r && typeof r.then === "function") {
+      r.then(function (v) { MB.lastWxResult = { ok: mbEncode(v) }; }, function (e) { MB.lastWxResult = { err: mbEncode(e) }; });
+      out.promise = true;
+    } else out.value = r === undefined ? null : mbEncode(r);
+    return out;
+  },
+  lastWxResult: function () { var r = MB.lastWxResult || null; MB.lastWxResult = null; return r; },
+  mockWx: function (args) {
+    MB.wxOriginals = MB.wxOriginals || {};
+    if (!(args.name in MB.wxOriginals)) MB.wxOriginals[args.name] = wx[args.name];
+    var result = mbDecode(args.result);
+    if (/Sync$/.test(args.name)) { wx[args.name] = function () { return mbClone(result); }; return { ok: true }; }
+    wx[args.name] = mbLocalApi(args.name, function () {
+      var r = mbIsPlainObject(result) ? mbClone(result) : { data: mbClone(result) };
+      if (args.fail) r.errMsg = r.errMsg || args.name + ":fail mocked";
+      return r;
+    });
+    return { ok: true };
+  },
+  restoreWx: function (args) {
+    var orig = MB.wxOriginals || {};
+    if (args.name in orig) { wx[args.name] = orig[args.name]; delete orig[args.name]; }
+    return { ok: true };
+  },
   appData: function () { return MB.app ? mbClone(mbEncode(MB.app.globalData)) : null; },
 };
 
