@@ -25,7 +25,7 @@ def page_wxml(rows: int) -> str:
         f'  <view class="row r{i} {{{{cls}}}}" data-id="{i}" bindtap="onTap">{{{{title}}}} #{i} {{{{list[{i % 10}].name}}}}</view>'
         for i in range(rows)
     )
-    return f"<view class=\"page\">\n{items}\n</view>\n"
+    return f'<view class="page">\n{items}\n</view>\n'
 
 
 LIST_WXML = (
@@ -67,20 +67,30 @@ def main() -> None:
         t_read = best(lambda: [p.read_bytes() for p in files])
         t_compile = best(lambda: (expr.parse.cache_clear(), compile_to_memory(root)))  # cold parse cache
         bundle = compile_to_memory(root)
-    print(f"compile 1,000-node page: {t_compile * 1e3:8.2f} ms   read same files: {t_read * 1e3:8.3f} ms"
-          f"   ratio {t_compile / t_read:,.0f}x")
+    print(
+        f"compile 1,000-node page: {t_compile * 1e3:8.2f} ms   read same files: {t_read * 1e3:8.3f} ms"
+        f"   ratio {t_compile / t_read:,.0f}x"
+    )
 
     ctx = quickjs.Context()
     ctx.eval(bundle.render_js)
-    data = {"items": [{"id": i, "name": f"item {i}", "price": i % 20, "done": i % 3 == 0} for i in range(ROWS)]}
+    data = {
+        "items": [{"id": i, "name": f"item {i}", "price": i % 20, "done": i % 3 == 0} for i in range(ROWS)]
+    }
     ctx.set("__d", json.dumps(data))
     ctx.eval("var D = JSON.parse(__d);")
-    n_nodes = ctx.eval('(function c(l){var n=0;for(var x of l){n++;if(x.c)n+=c(x.c)}return n})(__mb.render("pages/list/list", D))')
+    n_nodes = ctx.eval(
+        '(function c(l){var n=0;for(var x of l){n++;if(x.c)n+=c(x.c)}return n})(__mb.render("pages/list/list", D))'
+    )
     t_render = best(lambda: ctx.eval('__mb.render("pages/list/list", D).length'), 20)
     t_json = best(lambda: ctx.eval("JSON.parse(JSON.stringify(D)).items.length"), 20)
-    t_big = best(lambda: ctx.eval('__mb.render("pages/index/index", {title: "t", cls: "c", list: D.items}).length'), 20)
-    print(f"render 1,000-item wx:for ({n_nodes} VNodes): {t_render * 1e3:6.2f} ms   "
-          f"JSON round-trip of the data: {t_json * 1e3:6.2f} ms   ratio {t_render / t_json:.1f}x")
+    t_big = best(
+        lambda: ctx.eval('__mb.render("pages/index/index", {title: "t", cls: "c", list: D.items}).length'), 20
+    )
+    print(
+        f"render 1,000-item wx:for ({n_nodes} VNodes): {t_render * 1e3:6.2f} ms   "
+        f"JSON round-trip of the data: {t_json * 1e3:6.2f} ms   ratio {t_render / t_json:.1f}x"
+    )
     print(f"render the 1,000-node static page: {t_big * 1e3:6.2f} ms")
 
 

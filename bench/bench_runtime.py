@@ -22,13 +22,12 @@ from rich.progress import track
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.conftest import write_project
-
 from minibox.host import Host, HostConfig
 from minibox.runtime.bundle import LoadedBundle
 from minibox.runtime.engine import Engine
 from minibox.testing import compile_cached, launch
 from minibox.view.tree import HeadlessView
+from tests.conftest import write_project
 
 PAGE = {
     "pages/list/list.wxml": '<view class="list"><view wx:for="{{list}}" wx:key="id" class="row" data-id="{{item.id}}">'

@@ -26,8 +26,6 @@ from rich.progress import track
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.conftest import write_project
-
 from minibox.apis.registry import CallContext
 from minibox.host import Host, HostConfig
 from minibox.policy.storage import Owner
@@ -35,6 +33,7 @@ from minibox.runtime.bundle import LoadedBundle, framework_sources
 from minibox.runtime.engine import Engine
 from minibox.testing import compile_cached
 from minibox.view.tree import HeadlessView
+from tests.conftest import write_project
 
 APP = {
     "pages/p/p.wxml": '<view wx:for="{{items}}" wx:key="*this" class="item">{{item}}</view>',

@@ -183,7 +183,6 @@ def _raise_net(fn: Callable[..., Any], *a: Any) -> None:
 WRITER = textwrap.dedent("""
     import sys
     from minibox.policy.storage import Owner, StorageService
-from minibox.policy.urlpolicy import vet_address
     s = StorageService(sys.argv[1], b"s" * 32)
     o = Owner("h", "app", "u")
     i = int(sys.argv[2])

@@ -1,0 +1,125 @@
+"""WXSS to CSS: `rpx` -> `calc(var(--rpx) * N)`, `@import` inlined (relative or `/`-absolute, cycles
+detected), unsafe constructs refused. `scope_sheet` is the hook for component style isolation."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Callable
+
+from .errors import ErrorSink, line_col
+
+#: Largest WXSS file accepted, in characters (VIEW-05: huge files).
+MAX_WXSS_CHARS = 2_000_000
+#: Deepest chain of @import accepted.
+MAX_IMPORT_DEPTH = 32
+
+_COMMENT = re.compile(r"/\*.*?\*/", re.S)
+_IMPORT = re.compile(r"""@import\s+(?:url\(\s*)?(["']?)([^"')\s;]*)\1\s*\)?\s*([^;]*);""")
+_VERBATIM = re.compile(r"\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'|url\([^)]*\)", re.S)
+_RPX = re.compile(r"(?<![\w.\-#])(-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?)rpx\b", re.I)
+_UNSAFE = re.compile(r"expression\s*\(|-moz-binding|(?<![\w-])behavior\s*:|javascript:", re.I)
+
+
+def convert_rpx(css: str) -> str:
+    """Replace every `Nrpx` outside strings and url() with a calc() of the `--rpx` custom property."""
+    out: list[str] = []
+    pos = 0
+    for m in _VERBATIM.finditer(css):
+        out.append(_RPX.sub(_rpx_repl, css[pos : m.start()]))
+        out.append(m.group())
+        pos = m.end()
+    out.append(_RPX.sub(_rpx_repl, css[pos:]))
+    return "".join(out)
+
+
+def _rpx_repl(m: re.Match[str]) -> str:
+    n = m.group(1)
+    if n.startswith("."):
+        n = "0" + n
+    elif n.startswith("-."):
+        n = "-0" + n[1:]
+    if n.endswith("."):
+        n = n[:-1]
+    return f"calc(var(--rpx) * {n})"
+
+
+def scope_sheet(css: str, component_path: str | None) -> str:
+    """Component style isolation hook (class rewriting comes later): today the sheet is unchanged."""
+    return css
+
+
+def _blank_comments(src: str) -> str:
+    return _COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), src)
+
+
+class WxssCompiler:
+    """Compiles WXSS files of one package; `read(path)` returns a file's text or None if missing."""
+
+    def __init__(self, read: Callable[[str], str | None], sink: ErrorSink) -> None:
+        self.read = read
+        self.sink = sink
+
+    def compile(self, path: str, component_path: str | None = None) -> str:
+        src = self.read(path)
+        if src is None:
+            return ""
+        css = self._inline(path, src, [path])
+        return scope_sheet(css, component_path)
+
+    def _inline(self, path: str, src: str, stack: list[str]) -> str:
+        if src.startswith("\ufeff"):
+            src = src[1:]
+        src = src.replace("\r\n", "\n").replace("\r", "\n")
+        if len(src) > MAX_WXSS_CHARS:
+            self.sink.add(path, 1, 1, f"stylesheet larger than {MAX_WXSS_CHARS} characters", "wxss-size")
+            return ""
+        start = src.find("/*")
+        while start >= 0:
+            end = src.find("*/", start + 2)
+            if end < 0:
+                line, col = line_col(src, start)
+                self.sink.add(path, line, col, "unclosed comment", "wxss-syntax")
+                src = src[:start]
+                break
+            start = src.find("/*", end + 2)
+        clean = _blank_comments(src)
+        for m in _UNSAFE.finditer(clean):
+            line, col = line_col(clean, m.start())
+            self.sink.add(path, line, col, f"unsafe CSS construct {m.group()!r}", "wxss-unsafe")
+        out: list[str] = []
+        pos = 0
+        for m in _IMPORT.finditer(clean):
+            out.append(convert_rpx(clean[pos : m.start()]))
+            pos = m.end()
+            out.append(self._import(path, clean, m, stack))
+        out.append(convert_rpx(clean[pos:]))
+        return "".join(out)
+
+    def _import(self, path: str, clean: str, m: re.Match[str], stack: list[str]) -> str:
+        line, col = line_col(clean, m.start())
+        spec = m.group(2)
+        if re.match(r"^[a-z][a-z0-9+.-]*:|^//", spec, re.I):
+            self.sink.add(path, line, col, f"@import of a URL outside the package: {spec}", "wxss-import")
+            return ""
+        base = spec[1:] if spec.startswith("/") else posixpath.join(posixpath.dirname(path), spec)
+        target = posixpath.normpath(base)
+        if target.startswith(".."):
+            self.sink.add(path, line, col, f"@import outside the package: {spec}", "wxss-import")
+            return ""
+        if not target.endswith((".wxss", ".css")):
+            target += ".wxss"
+        if target in stack:
+            cycle = " -> ".join([*stack[stack.index(target) :], target])
+            self.sink.add(path, line, col, f"@import cycle: {cycle}", "wxss-import-cycle")
+            return ""
+        if len(stack) >= MAX_IMPORT_DEPTH:
+            self.sink.add(path, line, col, "@import nested too deeply", "wxss-import")
+            return ""
+        text = self.read(target)
+        if text is None:
+            self.sink.add(path, line, col, f"imported stylesheet not found: {spec}", "wxss-import")
+            return ""
+        body = self._inline(target, text, [*stack, target])
+        media = m.group(3).strip()
+        return f"@media {media} {{\n{body}\n}}\n" if media else body + "\n"
