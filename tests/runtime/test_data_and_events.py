@@ -165,3 +165,19 @@ def test_missing_handler_warns_and_the_app_keeps_running(make_project) -> None:
         assert mp.app_data["e"] == ["kaboom"]
         assert mp.errors[-1]["message"] == "kaboom"
         page.query_selector("#a").tap()  # still alive
+
+
+def test_model_two_way_binding_on_built_ins(make_project) -> None:
+    project = make_project({
+        "pages/p/p.wxml": '<input id="name" model:value="{{form.name}}" /><view class="echo">{{form.name}}</view>'
+                          '<switch id="sw" model:checked="{{on}}" />',
+        "pages/p/p.js": "Page({ data: { form: { name: 'a' }, on: false } })",
+    })
+    with launch(project) as mp:
+        page = mp.current_page
+        assert page.query_selector("#name").value == "a"
+        page.query_selector("#name").input("Zhang San")
+        assert page.data["form"] == {"name": "Zhang San"}
+        assert page.query_selector(".echo").text == "Zhang San"
+        page.query_selector("#sw").trigger("change", {"value": True})
+        assert page.data["on"] is True

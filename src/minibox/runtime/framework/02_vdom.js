@@ -27,7 +27,7 @@ function mbCreateNode(owner, parent, v) {
   }
   r = {
     id: id, t: v.t, a: v.a || {}, cls: v.cls || "", st: v.st || "", ev: v.ev || [],
-    ds: v.ds || {}, mk: v.mk || null, k: v.k, c: [], parent: parent, owner: owner, comp: null,
+    ds: v.ds || {}, mk: v.mk || null, md: v.md || null, k: v.k, c: [], parent: parent, owner: owner, comp: null,
   };
   MB.nodes.set(id, r);
   mbOp(["create", id, v.t]);
@@ -97,6 +97,7 @@ function mbPatchNode(owner, r, v) {
   r.ev = ev;
   r.ds = v.ds || {};
   r.mk = v.mk || null;
+  r.md = v.md || null;
   if (r.comp) {
     r.light = v.c || [];
     mbUpdateComponentProps(r.comp, a, oldA);
@@ -113,9 +114,10 @@ function mbDestroyNode(r, top) {
     var slotName = r.a && r.a.name ? String(r.a.name) : "";
     if (r.owner.__slots[slotName] === r) delete r.owner.__slots[slotName];
   }
-  if (r.comp) mbUnmountComponent(r.comp);
+  // children detach before their parent (light children, then the shadow tree, then the host)
   if (r.lightNodes) r.lightNodes.forEach(function (n) { mbDestroyNode(n, false); });
   if (r.c) r.c.forEach(function (n) { mbDestroyNode(n, false); });
+  if (r.comp) mbUnmountComponent(r.comp);
   MB.nodes.delete(r.id);
 }
 
@@ -190,7 +192,10 @@ function mbReconcile(owner, parent, domParentId, oldList, vnodes) {
   for (var j = result.length - 1; j >= 0; j--) {
     var node = result[j];
     node.parent = parent;
-    if (domParentId !== null && (reusedOld[j] < 0 || !keep.has(j))) mbOp(["insert", domParentId, node.id, before]);
+    if (domParentId !== null && (reusedOld[j] < 0 || !keep.has(j))) {
+      mbOp(["insert", domParentId, node.id, before]);
+      if (reusedOld[j] >= 0 && node.comp) mbComponentMoved(node.comp);
+    }
     before = node.id;
   }
   return result;
