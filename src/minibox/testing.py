@@ -307,11 +307,11 @@ class MiniProgram:
         return result
 
     def show(self) -> None:
-        self.instance.command("appShow", {})
+        self.instance.app_show()
         self.wait_idle()
 
     def hide(self) -> None:
-        self.instance.command("appHide", {})
+        self.instance.app_hide()
         self.wait_idle()
 
     # ---- time ----

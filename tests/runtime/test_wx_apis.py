@@ -23,7 +23,7 @@ Page({
     this.push(['removed', wx.getStorageSync('a')])
   },
   unknown() {
-    return [typeof wx.definitelyNotAnApi, typeof wx.request, typeof wx.getStorageSync, wx.canIUse('showToast'),
+    return [typeof wx.definitelyNotAnApi, typeof wx.openBluetoothAdapter, typeof wx.getStorageSync, wx.canIUse('showToast'),
             wx.canIUse('notAThing'), typeof wx.env.USER_DATA_PATH]
   },
   system() {

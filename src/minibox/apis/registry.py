@@ -8,7 +8,7 @@ never from the message. The order of checks is fixed: known API -> argument sche
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 JSONValue = Any
@@ -112,6 +112,12 @@ class ApiRegistry:
             return fn
 
         return deco
+
+    def update(self, name: str, **changes: Any) -> ApiSpec:
+        """Change how a registered API is run (e.g. `offload=True`), keeping its checks."""
+        spec = replace(self._specs[name], **changes)
+        self._specs[name] = spec
+        return spec
 
     def get(self, name: str) -> ApiSpec | None:
         return self._specs.get(name)

@@ -135,6 +135,8 @@ class Instance:
         self._after_flush = False
         self.crashed: RuntimeFault | None = None
         self.restarts = RestartPolicy()
+        #: callbacks run once when the instance closes (the host releases its services)
+        self.on_close: list[Callable[[], None]] = []
 
     # ---- lifecycle ----
     def start(self) -> None:
@@ -184,6 +186,20 @@ class Instance:
             self._pending.clear()
             if self._worker is not None:
                 self._worker.close()
+            callbacks, self.on_close = self.on_close, []
+            for fn in callbacks:
+                fn()
+
+    def app_hide(self) -> None:
+        """The host app went to the background: App.onHide, and in-flight requests get 5 s."""
+        self.command("appHide", {})
+        if self.services.network is not None:
+            self.services.network.on_background()
+
+    def app_show(self) -> None:
+        if self.services.network is not None:
+            self.services.network.on_foreground()
+        self.command("appShow", {})
 
     @property
     def alive(self) -> bool:
@@ -240,10 +256,12 @@ class Instance:
     # ---- the API bridge ----
     def _on_call(self, api: str, args: Any) -> dict[str, Any]:
         try:
-            spec, args = self.registry.prepare(self.ctx, api, args)
-            if spec.offload:
-                result = Pending(_offload_pool().submit(spec.handler, self.ctx, args))
+            spec = self.registry.get(api)
+            if spec is not None and spec.kind == "async" and (spec.offload or spec.scope or spec.privacy):
+                # blocking work (network) and consent prompts must not hold the sandbox's thread
+                result = Pending(_offload_pool().submit(self.registry.call, self.ctx, api, args))
             else:
+                spec, args = self.registry.prepare(self.ctx, api, args)
                 result = spec.handler(self.ctx, args)
         except ApiError as exc:
             return {"err": exc.to_json()}
