@@ -26,7 +26,8 @@ from minibox.runtime.sandbox import WorkerLimits
 #: Where a host keeps its master key unless told otherwise (a bank puts it in its HSM/KMS).
 MASTER_KEY_FILE = "master.key"
 #: wx APIs that block on the network: they run on the host's thread pool, never the sandbox's.
-BLOCKING_APIS = ("request", "uploadFile", "downloadFile", "connectSocket")
+#: (connectSocket answers at once; its handshake and messages run on the socket's own thread.)
+BLOCKING_APIS = ("request", "uploadFile", "downloadFile")
 
 
 @dataclass
