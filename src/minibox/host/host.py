@@ -15,6 +15,7 @@ from minibox.apis import device as device_api
 from minibox.apis import payment as payment_api
 from minibox.apis import ui as ui_api
 from minibox.apis.registry import ApiRegistry, Services
+from minibox.host.update import Updater
 from minibox.policy import AppGrants, close_services, make_services, register_all
 from minibox.policy.permissions import ConsentCallback, PrivacyCallback, SettingsCallback
 from minibox.policy.storage import Owner, StorageService
@@ -57,6 +58,15 @@ def default_registry() -> ApiRegistry:
     for name in BLOCKING_APIS:
         registry.update(name, offload=True)
     return registry
+
+
+def grants_from_allowlist(allowlist: dict[str, Any]) -> AppGrants:
+    """The platform's per-release allowlist (docs/internals.md, update check) as grants."""
+    return AppGrants.build(
+        request=allowlist.get("request", ()), socket=allowlist.get("socket", ()),
+        upload=allowlist.get("uploadFile", ()), download=allowlist.get("downloadFile", ()),
+        host_apis=frozenset(allowlist.get("hostApis", ())),
+    )
 
 
 def load_master_key(data_dir: Path) -> bytes:
@@ -134,6 +144,16 @@ class Host:
         instance.start()
         self.instances.append(instance)
         return instance
+
+    def start_released(self, updater: Updater, app_id: str, user_id: str, *,
+                       views: list[View] | None = None, **attrs: Any) -> Instance:
+        """Run what the platform released for this user: update check -> download -> the full
+        package verification (also from the offline cache) -> a sandboxed instance whose grants
+        come from the release's allowlist, never from the package."""
+        package = updater.update(app_id, user_id, **attrs)
+        current = updater.current(app_id) or {}
+        grants = grants_from_allowlist(current.get("allowlist") or {})
+        return self.start(package.path, app_id=app_id, user_id=user_id, views=views, grants=grants)
 
     def close(self) -> None:
         for instance in self.instances:
