@@ -1,0 +1,1 @@
+"""Apps, members, versions, uploads and automated checks."""

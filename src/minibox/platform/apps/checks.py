@@ -1,0 +1,147 @@
+"""Automated checks of an uploaded version, giving a report the reviewer reads.
+
+Rules: `size.main`, `size.total` (WeChat: 2 MB main package, 20 MB in all), `api.forbidden` (eval,
+new Function), `privacy.undeclared` (privacy APIs without `requiredPrivateInfos`), and
+`domain.undeclared` (https/wss hosts in code that no allowlist declares; a warning).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+MAIN_PACKAGE_LIMIT = 2 * 1024 * 1024
+TOTAL_PACKAGE_LIMIT = 20 * 1024 * 1024
+#: APIs that need a `requiredPrivateInfos` declaration in app.json (WeChat).
+PRIVACY_APIS = ("getFuzzyLocation", "getLocation", "onLocationChange", "startLocationUpdate",
+                "startLocationUpdateBackground", "chooseLocation", "choosePoi", "chooseAddress")
+#: Most findings kept per rule, so a hostile upload cannot make a huge report.
+MAX_FINDINGS_PER_RULE = 50
+_SCANNED_SUFFIXES = (".js", ".wxs", ".wxml")
+_URL = re.compile(r"\b(?:https|wss)://[A-Za-z0-9.\-]+(?::\d{1,5})?")
+_EVAL = re.compile(r"(?<![\w$.])eval\s*\(")
+_NEW_FUNCTION = re.compile(r"\bnew\s+Function\s*\(")
+_GLOBAL_THIS_IDIOM = re.compile(r"""\bnew\s+Function\s*\(\s*(['"])return this\1\s*\)""")
+_PRIVACY = re.compile(r"\bwx\s*\.\s*(" + "|".join(PRIVACY_APIS) + r")\b")
+_DEFINE = re.compile(r"""__mbDefine\(\s*["']([^"']+)["']""")
+
+
+@dataclass
+class Finding:
+    rule: str
+    severity: str  # "error" blocks submission, "warning" informs the reviewer
+    message: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+
+def _sources(bundle_dir: Path, source_dir: Path | None) -> list[tuple[str, str, int]]:
+    """(file, text, first line number) units to scan: the sources if we have them, else the bundle's JS."""
+    units: list[tuple[str, str, int]] = []
+    if source_dir is not None:
+        for path in sorted(source_dir.rglob("*")):
+            if path.is_file() and path.suffix in _SCANNED_SUFFIXES:
+                units.append((path.relative_to(source_dir).as_posix(), path.read_text("utf-8", "replace"), 1))
+        return units
+    for name in ("logic.js", "render.js"):
+        path = bundle_dir / name
+        if not path.exists():
+            continue
+        text = path.read_text("utf-8", "replace")
+        marks = list(_DEFINE.finditer(text))
+        if not marks:
+            units.append((name, text, 1))
+        for i, m in enumerate(marks):
+            end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+            units.append((m.group(1), text[m.start():end], 0))  # the define line is line 0 of the module
+    return units
+
+
+def _position(text: str, offset: int, first_line: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset)
+    col = offset - (text.rfind("\n", 0, offset) + 1)
+    return first_line + line, col + 1
+
+
+def _declared_hosts(allowlist: dict[str, Any]) -> set[str]:
+    hosts = set()
+    for key, entries in allowlist.items():
+        if key == "hostApis":
+            continue
+        for entry in entries:
+            hosts.add(urlsplit(entry).netloc.lower())
+    return hosts
+
+
+def _sizes(bundle_dir: Path, app: dict[str, Any]) -> tuple[int, int]:
+    roots = [str(sp.get("root", "")).strip("/") + "/" for sp in app.get("subpackages") or [] if sp.get("root")]
+    total = main = 0
+    for path in bundle_dir.rglob("*"):
+        if not path.is_file():
+            continue
+        size = path.stat().st_size
+        total += size
+        rel = path.relative_to(bundle_dir).as_posix()
+        rel = rel.split("/", 1)[1] if rel.startswith(("assets/", "styles/")) else rel
+        if not any(rel.startswith(root) for root in roots):
+            main += size
+    return main, total
+
+
+def run_checks(bundle_dir: Path, allowlist: dict[str, Any], source_dir: Path | None = None) -> dict[str, Any]:
+    """Check a compiled bundle (and its sources when uploaded as source); returns the report."""
+    try:
+        bundle = json.loads((bundle_dir / "bundle.json").read_text("utf-8"))
+        app = bundle.get("app") or {}
+    except (OSError, ValueError):
+        app = {}
+    findings: list[Finding] = []
+    counts: dict[str, int] = {}
+
+    def add(f: Finding) -> None:
+        counts[f.rule] = counts.get(f.rule, 0) + 1
+        if counts[f.rule] <= MAX_FINDINGS_PER_RULE:
+            findings.append(f)
+
+    main, total = _sizes(bundle_dir, app)
+    if main > MAIN_PACKAGE_LIMIT:
+        add(Finding("size.main", "error", f"main package is {main} bytes, over {MAIN_PACKAGE_LIMIT}"))
+    if total > TOTAL_PACKAGE_LIMIT:
+        add(Finding("size.total", "error", f"package is {total} bytes, over {TOTAL_PACKAGE_LIMIT}"))
+
+    declared_private = set(app.get("requiredPrivateInfos") or [])
+    declared_hosts = _declared_hosts(allowlist)
+    undeclared_hosts: set[str] = set()
+    for file, text, first in _sources(bundle_dir, source_dir):
+        for m in _EVAL.finditer(text):
+            line, col = _position(text, m.start(), first)
+            add(Finding("api.forbidden", "error", "eval is not allowed in mini-programs", file, line, col))
+        for m in _NEW_FUNCTION.finditer(text):
+            if _GLOBAL_THIS_IDIOM.match(text, m.start()):
+                continue
+            line, col = _position(text, m.start(), first)
+            add(Finding("api.forbidden", "error", "new Function is not allowed in mini-programs", file, line, col))
+        for m in _PRIVACY.finditer(text):
+            if m.group(1) not in declared_private:
+                line, col = _position(text, m.start(), first)
+                add(Finding("privacy.undeclared", "error",
+                            f"wx.{m.group(1)} needs \"{m.group(1)}\" in app.json requiredPrivateInfos", file, line, col))
+        for m in _URL.finditer(text):
+            host = urlsplit(m.group(0)).netloc.lower()
+            if host not in declared_hosts and host not in undeclared_hosts:
+                undeclared_hosts.add(host)
+                line, col = _position(text, m.start(), first)
+                add(Finding("domain.undeclared", "warning",
+                            f"{m.group(0)} is used but not in the app's allowlist", file, line, col))
+    return {
+        "passed": not any(f.severity == "error" for f in findings),
+        "findings": [asdict(f) for f in findings],
+        "truncated": {rule: n for rule, n in counts.items() if n > MAX_FINDINGS_PER_RULE},
+        "sizes": {"main": main, "total": total, "main_limit": MAIN_PACKAGE_LIMIT, "total_limit": TOTAL_PACKAGE_LIMIT},
+        "undeclared_domains": sorted(undeclared_hosts),
+    }

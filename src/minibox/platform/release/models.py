@@ -1,0 +1,48 @@
+"""Tables of the release domain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from minibox.platform.db import Base, utcnow
+
+
+class Release(Base):
+    __tablename__ = "releases"
+    __table_args__ = (Index("ix_releases_app_active", "app_pk", "active"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_pk: Mapped[int] = mapped_column(ForeignKey("apps.id"))
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
+    #: Build number of this release's packages: the version's build, or for a rollback a new, higher one
+    #: (containers refuse lower builds, so a rollback ships old content under a new build, PKG-05).
+    build: Mapped[int] = mapped_column(Integer)
+    #: full | gray | rollback
+    kind: Mapped[str] = mapped_column(String(16))
+    rules: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: The app's allowlist when released: what the container enforces for this release.
+    allowlist: Mapped[dict[str, Any]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    sequence: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class HostPackage(Base):
+    """A version's package signed by the platform and encrypted for one host key."""
+
+    __tablename__ = "host_packages"
+    __table_args__ = (UniqueConstraint("version_id", "build", "host_pk", "key_fingerprint"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
+    build: Mapped[int] = mapped_column(Integer)
+    host_pk: Mapped[int] = mapped_column(ForeignKey("hosts.id"))
+    key_fingerprint: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,1 @@
+"""Review: submit, approve or reject with comments, with separation of duties."""
