@@ -18,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from minibox.package.answer import sign_answer
+
 HOST_API_KEY = "host-secret-key"
 
 
@@ -45,6 +47,9 @@ class PlatformState:
     redirect_to: str | None = None  # answer update checks with a redirect
     package_url: str | None = None  # override the package URL in update answers
     requests: list[dict[str, Any]] = field(default_factory=list)
+    signer: Any = None              # a SigningKey: answers are signed as the real platform does
+    now: Any = None                 # the signing clock (datetime)
+    tamper: Any = None              # a function applied to the signed answer (to test refusals)
 
     def publish(self, release: Release) -> None:
         self.releases[release.app_id] = release
@@ -66,9 +71,15 @@ def make_app(state: PlatformState) -> Starlette:
         if release is None:
             return JSONResponse({"code": "no_release"}, status_code=404)
         url = state.package_url or f"/api/v1/packages/{release.sha256}.mbx"
-        return JSONResponse({"app_id": app_id, "version": release.version, "build": release.build,
-                             "package": {"url": url, "sha256": release.sha256, "size": len(release.data)},
-                             "allowlist": release.allowlist})
+        answer = {"app_id": app_id, "version": release.version, "build": release.build,
+                  "package": {"url": url, "sha256": release.sha256, "size": len(release.data)},
+                  "allowlist": release.allowlist, "host_id": request.path_params["host_id"],
+                  "user_id": request.query_params.get("user_id", "")}
+        if state.signer is not None:
+            answer = sign_answer(state.signer, answer, now=state.now)
+        if state.tamper is not None:
+            answer = state.tamper(answer)
+        return JSONResponse(answer)
 
     async def package(request: Request) -> Response:
         sha = request.path_params["name"].removesuffix(".mbx")

@@ -24,6 +24,7 @@ from minibox.package import (
     HostKeyPair,
     IntegrityError,
     RollbackError,
+    SignatureError,
     SigningKey,
     TrustStore,
     TrustStoreError,
@@ -36,7 +37,7 @@ APP = "wxbank"
 @pytest.fixture
 def env(tmp_path, signer, host_keys):
     bundle = write_bundle(tmp_path / "bundle", sample_files(asset_size=200_000))
-    state = PlatformState()
+    state = PlatformState(signer=signer, now=NOW)
 
     def release(build: int, encrypt: bool = True, expires=EXPIRES) -> Release:
         data = pack(bundle, app_id=APP, version=f"1.{build}", build=build, signer=signer, created_at=CREATED,
@@ -252,3 +253,31 @@ def test_unsigned_package_from_server_refused(env, tmp_path):
     assert getattr(err.value, "rule", None) == "untrusted-key"
     assert trust.last_trusted(APP) is None
     assert hashlib.sha256(rogue).hexdigest() not in {p.stem for p in (tmp_path / "cache" / "apps").glob("*")}
+
+
+@pytest.mark.parametrize(("case", "rule"), [
+    ("unsigned", "unsigned-answer"),
+    ("rogue_key", "untrusted-key"),
+    ("widened_allowlist", "bad-signature"),
+    ("other_user", "wrong-audience"),
+    ("stale", "stale-answer"),
+])
+def test_update_answers_must_be_signed_for_this_host_and_user(env, case, rule):
+    """The answer carries the allowlist: a proxy must not be able to widen it or replay another's."""
+    from minibox.package.answer import sign_answer
+
+    state, base, release, updater, _ = env
+    state.publish(release(1))
+    if case == "unsigned":
+        state.signer = None
+    elif case == "rogue_key":
+        state.signer = SigningKey.generate()
+    elif case == "widened_allowlist":
+        state.tamper = lambda a: {**a, "allowlist": {"request": ["https://evil.example"]}}
+    elif case == "other_user":
+        state.tamper = lambda a: sign_answer(state.signer, {**a, "user_id": "victim"}, now=NOW)
+    elif case == "stale":
+        state.now = NOW - timedelta(days=3)
+    with updater(base) as up, pytest.raises(SignatureError) as err:
+        up.check(APP, "u1")
+    assert err.value.rule == rule

@@ -37,6 +37,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from minibox.package import HostKeyPair, TrustStore, TrustStoreError, VerifiedPackage, verify_and_unpack
+from minibox.package.answer import verify_answer
 from minibox.package.manifest import APP_ID_RE, SHA256_RE
 from minibox.package.trust import atomic_write
 
@@ -160,6 +161,9 @@ class Updater:
             raise UpdateProtocolError("redirect-refused", url, f"HTTP {status} to {response.headers.get('location')}")
         if status != 200:
             raise UpdateProtocolError(f"http-{status}", url, str(doc.get("code", doc))[:200])
+        # the answer carries the allowlist: only a platform signature makes it an authority
+        doc = verify_answer(doc, self.trust.trusted_keys(), host_id=self.host_id, user_id=user_id,
+                            now=self._now() if self._now else None)
         return self._parse_info(doc, app_id)
 
     def _read_capped(self, response: httpx.Response, cap: int, url: str) -> bytes:

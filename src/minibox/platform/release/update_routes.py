@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import Response
 
+from minibox.package.answer import sign_answer
 from minibox.platform import toolchain
 from minibox.platform.blobs import BlobNotFound
 from minibox.platform.deps import PlatformDep
@@ -42,7 +43,8 @@ def update_check(host_id: Annotated[str, Path(pattern=Ident)], app_id: Annotated
         host = service.authenticate_host(s, x_minibox_host_key, host_id)
         decision = service.decide(s, host, app_id, user_id=user_id, region=region or None, tags=tag_set)
         pkg = service.host_package(platform, decision, s)
-    return service.update_answer(decision, pkg)
+    answer = {**service.update_answer(decision, pkg), "host_id": host_id, "user_id": user_id}
+    return sign_answer(platform.package_signer, answer)
 
 
 @router.get("/packages/{name}", summary="Download a package (host key required; supports HTTP Range)",
