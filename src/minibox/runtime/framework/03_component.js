@@ -6,7 +6,24 @@ function mbBehaviorDef(options, isBehavior) {
   return { __mbBehavior: !!isBehavior, options: options || {} };
 }
 
-globalThis.Behavior = function Behavior(options) { return mbBehaviorDef(options, true); };
+// definitionFilter: a behavior may rewrite the definition of whatever uses it (component or
+// behavior), called with that definition and the filters of the behavior's own behaviors.
+function mbApplyDefinitionFilters(options) {
+  (options.behaviors || []).forEach(function (b) {
+    if (b && b.__mbBehavior && b.boundFilter) b.boundFilter(options);
+  });
+}
+
+globalThis.Behavior = function Behavior(options) {
+  options = options || {};
+  mbApplyDefinitionFilters(options);
+  var b = mbBehaviorDef(options, true);
+  if (typeof options.definitionFilter === "function") {
+    var own = (options.behaviors || []).map(function (x) { return x && x.boundFilter ? x.boundFilter : null; });
+    b.boundFilter = function (defFields) { options.definitionFilter(defFields, own); };
+  }
+  return b;
+};
 
 var MB_BUILTIN_BEHAVIORS = {
   "wx://form-field": mbBehaviorDef({ properties: { name: { type: String, value: "" }, value: { type: null, value: null } } }, true),
@@ -15,10 +32,20 @@ var MB_BUILTIN_BEHAVIORS = {
   "wx://component-export": mbBehaviorDef({}, true),
 };
 
+// For a form's submit: a component host whose component has wx://form-field -> {name, value}.
+function mbFormFieldOf(node) {
+  var inst = node && node.comp;
+  if (!inst || inst.__def.behaviors.indexOf(MB_BUILTIN_BEHAVIORS["wx://form-field"]) < 0) return null;
+  var name = inst.data.name;
+  return { name: name === undefined || name === null ? "" : String(name), value: mbClone(inst.data.value) };
+}
+
 globalThis.Component = function Component(options) {
   var path = MB.currentDefPath;
   if (!path) throw new Error("Component() must be called while its module is loaded by the framework");
-  MB.defs[path] = { kind: "component", options: options || {}, path: path };
+  options = options || {};
+  mbApplyDefinitionFilters(options);
+  MB.defs[path] = { kind: "component", options: options, path: path };
 };
 
 var MB_LIFETIMES = ["created", "attached", "ready", "moved", "detached", "error"];
@@ -72,11 +99,7 @@ function mbCompileDef(def) {
     var props = options.properties || {};
     Object.keys(props).forEach(function (name) { out.properties[name] = mbNormalizeProperty(name, props[name]); });
     var data = typeof options.data === "function" ? options.data() : options.data;
-    if (data) Object.keys(data).forEach(function (k) {
-      var v = mbClone(data[k]);
-      if (mbIsPlainObject(out.data[k]) && mbIsPlainObject(v)) out.data[k] = Object.assign({}, out.data[k], v);
-      else out.data[k] = v;
-    });
+    if (data) Object.keys(data).forEach(function (k) { out.data[k] = mbMergeData(out.data[k], mbClone(data[k])); });
     var methods = options.methods || {};
     Object.keys(methods).forEach(function (k) { out.methods[k] = methods[k]; });
     var life = options.lifetimes || {};
@@ -91,7 +114,7 @@ function mbCompileDef(def) {
       var fields = spec.split(",").map(function (s) { return s.trim(); }).filter(Boolean).map(function (f) {
         if (f === "**") return { segs: [], deep: true };
         var deep = /\.\*\*$/.test(f);
-        return { segs: mbParsePath(deep ? f.slice(0, -3) : f), deep: deep };
+        return { segs: mbParsePath(deep ? f.slice(0, -3) : f).map(String), deep: deep };
       });
       out.observers.push({ fields: fields, fn: obs[spec] });
     });
@@ -102,6 +125,15 @@ function mbCompileDef(def) {
   }
   merge(def.options, true);
   def.compiled = out;
+  return out;
+}
+
+// Data of behaviors and component merge deeply: an object merges into what is there (an object
+// or an array, by key); anything else (arrays included) replaces it. As glass-easel's behaviors.
+function mbMergeData(dst, src) {
+  if (!mbIsPlainObject(src) || dst === null || typeof dst !== "object") return src;
+  var out = Array.isArray(dst) ? dst.slice() : Object.assign({}, dst);
+  Object.keys(src).forEach(function (k) { out[k] = mbMergeData(out[k], src[k]); });
   return out;
 }
 
@@ -121,35 +153,52 @@ function mbUsingFor(path) {
   return (cfg && cfg.usingComponents) || {};
 }
 
+// Abstract components (componentGenerics): `<list generic:item="my-item">` makes `<item>` inside the
+// list's template the component the user's `my-item` tag names; else the generic's default.
+function mbUsingWithGenerics(path, host, owner) {
+  var using = mbUsingFor(path);
+  var cfg = MB.config.components[path];
+  var generics = cfg && cfg.json && cfg.json.componentGenerics;
+  if (!mbIsPlainObject(generics)) return using;
+  using = Object.assign({}, using);
+  Object.keys(generics).forEach(function (name) {
+    var chosen = host && host.a ? host.a["generic:" + name] : undefined;
+    var target = chosen && owner && owner.__using ? owner.__using[String(chosen)] : null;
+    if (!target && mbIsPlainObject(generics[name]) && typeof generics[name]["default"] === "string") target = generics[name]["default"];
+    if (target) using[name] = target;
+  });
+  return using;
+}
+
 function mbComponentPathFor(owner, tag) {
   if (!owner || !owner.__using) return null;
   var p = owner.__using[tag];
   return p || null;
 }
 
-// ---- property values ----
+// ---- property values (WeChat's conversion rules, as in glass-easel's convertValueToType) ----
 function mbCoerce(prop, value) {
   var type = prop.type;
-  if (value === undefined) return mbClone(prop.value);
-  if (type === null || type === undefined) return value;
   if (prop.optionalTypes) {
     for (var i = 0; i < prop.optionalTypes.length; i++) if (mbTypeMatches(prop.optionalTypes[i], value)) return value;
   }
-  if (type === String) return value === null ? "" : (typeof value === "object" ? mbStringify(value) : String(value));
-  if (type === Number) { var n = Number(value); return isNaN(n) ? mbClone(prop.value) : n; }
+  if (type === String) return value === null || value === undefined ? mbClone(prop.value) : String(value);
+  if (type === Number) return isFinite(value) ? Number(value) : mbClone(prop.value);
   if (type === Boolean) return !!value;
   if (type === Array) return Array.isArray(value) ? value : mbClone(prop.value);
-  if (type === Object) return (value !== null && typeof value === "object") || value === null ? value : mbClone(prop.value);
-  return value;
+  if (type === Object) return typeof value === "object" ? value : mbClone(prop.value);
+  if (type === Function) return typeof value === "function" ? value : mbClone(prop.value);
+  return value === undefined ? mbClone(prop.value) : value;
 }
 
 function mbTypeMatches(type, value) {
   if (type === String) return typeof value === "string";
-  if (type === Number) return typeof value === "number";
+  if (type === Number) return typeof value === "number" && isFinite(value);
   if (type === Boolean) return typeof value === "boolean";
   if (type === Array) return Array.isArray(value);
-  if (type === Object) return value !== null && typeof value === "object";
-  return type === null;
+  if (type === Object) return value !== null && typeof value === "object" && !Array.isArray(value);
+  if (type === Function) return typeof value === "function";
+  return value !== undefined;
 }
 
 function mbCamel(name) { return name.replace(/-([a-z])/g, function (_, c) { return c.toUpperCase(); }); }
@@ -188,7 +237,7 @@ function mbCreateInstance(path, def, host, owner, page) {
   inst.__host = host;
   inst.__owner = owner;
   inst.__page = page || inst;
-  inst.__using = mbUsingFor(path);
+  inst.__using = mbUsingWithGenerics(path, host, owner);
   inst.__roots = [];
   inst.__slots = Object.create(null);
   inst.__children = new Set();
@@ -210,6 +259,8 @@ function mbCreateInstance(path, def, host, owner, page) {
 function mbCallLifetime(inst, name, args) {
   var fns = inst.__def.lifetimes[name];
   for (var i = 0; i < fns.length; i++) mbGuard(inst, function (fn) { fn.apply(inst, args || []); }, fns[i]);
+  // a page's components attach right after the page itself
+  if (name === "attached" && inst.__isPage && MB.renderDepth === 0) mbFlushAttach();
 }
 
 function mbCallPageLifetime(inst, name, args) {
@@ -223,70 +274,286 @@ function mbCallPageLifetime(inst, name, args) {
 function mbGuard(inst, run, arg) {
   try { return run(arg); } catch (e) {
     if (e instanceof InternalError && /out of memory/.test(e.message)) throw e;
+    // QuickJS throws null when it cannot even allocate its out-of-memory error: fail closed (a
+    // mini-program's own `throw null` is treated the same way)
+    if (e === null) throw new InternalError("out of memory (the engine threw null)");
     mbReportError(e);
+    // the component's `error` lifetime hears about errors thrown by its own code
+    var fns = inst && inst.__def && !inst.__inError ? inst.__def.lifetimes.error : null;
+    if (fns && fns.length) {
+      inst.__inError = true;
+      try {
+        fns.forEach(function (fn) { try { fn.call(inst, e); } catch (e2) { mbReportError(e2); } });
+      } finally { inst.__inError = false; }
+    }
     return undefined;
   }
 }
 
+// Components created during a render pass are attached once the pass is over, in tree order
+// (a component before its shadow tree, its shadow tree before its light children), as WeChat does.
+MB.pendingAttach = [];
+MB.renderDepth = 0;
+
+MB.brokenDefs = Object.create(null);  // component path -> why it cannot be used (reported once)
+
 function mbMountComponent(host, owner, path) {
-  var def = mbLoadDef(path);
+  if (MB.brokenDefs[path]) return null;
+  var def;
+  try { def = mbLoadDef(path); } catch (e) {
+    // a component whose module fails renders as an empty element; the page goes on
+    MB.brokenDefs[path] = e && e.message ? e.message : String(e);
+    mbReportError(e);
+    return null;
+  }
   var inst = mbCreateInstance(path, def, host, owner, owner ? owner.__page : null);
   host.comp = inst;
-  mbApplyProps(inst, host.a, null, true);
-  mbCallLifetime(inst, "created");
-  mbRenderComponent(inst);
-  inst.__mounted = true;
-  mbLinkRelations(inst);
-  mbCallLifetime(inst, "attached");
-  MB.afterFlush.push(function () { if (inst.__mounted) mbCallLifetime(inst, "ready"); });
+  // As glass-easel (without propertyEarlyInit): the template is first rendered with the default
+  // values, `created` runs, then the values the user wrote arrive as an update (data observers,
+  // re-render, property observers). Nested components thus see their props change after creation.
+  MB.pendingAttach.push(inst);
+  var first = mbResolveExternalClasses(inst, __mb.render(inst.__path, mbRenderData(inst)));
+  if (!mbHasComponentTags(inst, first)) {
+    // The default render creates no component: rendering once, after the props, is the same to
+    // everyone, and cheaper.
+    mbCallLifetime(inst, "created");
+    var plain = mbApplyProps(inst, host.a, null, true);
+    mbRunPropDataObservers(inst, plain);
+    mbRenderComponent(inst);
+    mbFirePropObservers(inst, plain);
+    return inst;
+  }
+  // Both renders happen before anything is sent: the operations of the mount are recorded, those
+  // about the new subtree dropped, and the view gets the final subtree once (mbMaterialize).
+  var outer = MB.ops;
+  var firstId = MB.nextNodeId;
+  var recorded = [];
+  var sink = [];
+  sink.mbRecording = true;
+  sink.push = function (op) { recorded.push(op); return 0; };  // length stays 0: never flushed as is
+  MB.ops = sink;
+  try {
+    mbRenderComponent(inst, first);
+    mbCallLifetime(inst, "created");
+    var changed = mbApplyProps(inst, host.a, null, true);
+    mbRunPropDataObservers(inst, changed);
+    if (changed.length) mbRenderComponent(inst);
+    mbFirePropObservers(inst, changed);
+  } finally {
+    MB.ops = outer;
+  }
+  if (outer.mbRecording) {
+    recorded.forEach(function (op) { outer.push(op); });  // the outermost mount sorts them out
+    return inst;
+  }
+  var subtree = mbSubtreeIds(host);
+  // keep what the mount did elsewhere (a handler re-rendering its page): ops naming neither a node
+  // of the new subtree nor a node born and gone during the mount
+  recorded.forEach(function (op) {
+    for (var i = 1; i < op.length && i < 4; i++) {
+      var id = op[i];
+      if (typeof id !== "number" || (op[0] !== "insert" && i > 1)) continue;
+      if (subtree.has(id) || (id >= firstId && !MB.nodes.has(id))) return;
+    }
+    mbOp(op);
+  });
+  mbMaterialize(host);
   return inst;
 }
 
-function mbUnmountComponent(inst) {
+function mbSubtreeIds(host) {
+  var ids = new Set();
+  (function walk(r) {
+    var kids = r.comp ? r.comp.__roots.concat(r.lightNodes || []) : (r.c || []);
+    kids.forEach(function (k) { ids.add(k.id); if (k.x === undefined) walk(k); });
+  })(host);
+  return ids;
+}
+
+// The operations that build, in the view, what a component host holds (as mbCreateNode would).
+function mbMaterialize(host) {
+  function build(r, domParentId) {
+    if (r.x !== undefined) {
+      mbOp(["text", r.id, r.x]);
+    } else {
+      mbOp(["create", r.id, r.t]);
+      if (r.compPath) mbHostAttrs(r, null, r.a);
+      else Object.keys(r.a).forEach(function (name) { mbOp(["attr", r.id, name, r.a[name]]); });
+      if (r.cls) mbOp(["class", r.id, r.cls]);
+      if (r.st) mbOp(["style", r.id, r.st]);
+      var types = mbEventTypes(r.ev);
+      if (types.length) mbOp(["events", r.id, types]);
+      fill(r);
+    }
+    if (domParentId !== null) mbOp(["insert", domParentId, r.id, null]);
+  }
+  function fill(r) {
+    if (r.comp) {
+      r.comp.__roots.forEach(function (k) { build(k, r.id); });
+      var by = r.lightBy || {};
+      Object.keys(by).forEach(function (name) {
+        var slotId = r.lightSlot ? r.lightSlot[name] : null;
+        by[name].forEach(function (k) { build(k, slotId === undefined ? null : slotId); });
+      });
+    } else if (r.c) {
+      r.c.forEach(function (k) { build(k, r.id); });
+    }
+  }
+  fill(host);
+}
+
+// Attach what the last render pass created, unless its tree is not attached yet (a page being built).
+function mbFlushAttach() {
+  while (MB.pendingAttach.length) {
+    var queue = MB.pendingAttach;
+    MB.pendingAttach = [];
+    queue.forEach(function (inst) {
+      if (inst.__destroyed || inst.__mounted) return;
+      inst.__mounted = true;
+      mbCallLifetime(inst, "attached");
+      mbLinkRelations(inst);
+      MB.afterFlush.push(function () { if (inst.__mounted) mbCallLifetime(inst, "ready"); });
+    });
+  }
+}
+
+function mbTreeAttached(inst) {
+  var page = inst.__page;
+  return !!(page && page.__mounted);
+}
+
+function mbComponentMoved(inst) {
   if (!inst.__mounted) return;
+  mbCallLifetime(inst, "moved");
+  mbRelinkMoved(inst);
+}
+
+function mbUnmountComponent(inst) {
+  inst.__destroyed = true;
+  if (inst.__roots) inst.__roots.forEach(function (r) { mbDestroyNode(r, false); });
+  inst.__roots = [];
+  if (!inst.__mounted) { if (inst.__owner) inst.__owner.__children.delete(inst); return; }
   inst.__mounted = false;
-  mbUnlinkRelations(inst);
   mbCallLifetime(inst, "detached");
+  mbUnlinkRelations(inst);
+  if (MB.intersectionObservers) MB.intersectionObservers.forEach(function (o) { if (o._scope === inst) o.disconnect(); });
   if (inst.__owner) inst.__owner.__children.delete(inst);
 }
 
-// Host attributes -> properties; returns true when something changed.
+// Host attributes -> properties, in the order the user's template wrote them (observers fire in
+// that order, as in glass-easel); returns the changes, with data already set.
+function mbPropName(props, attr) {
+  if (Object.prototype.hasOwnProperty.call(props, attr)) return attr;
+  var camel = mbCamel(attr);
+  return Object.prototype.hasOwnProperty.call(props, camel) ? camel : null;
+}
+
 function mbApplyProps(inst, attrs, oldAttrs, initial) {
   var props = inst.__def.properties;
   var changed = [];
-  Object.keys(props).forEach(function (name) {
+  var seen = Object.create(null);
+  function apply(attr, present) {
+    var name = mbPropName(props, attr);
+    if (!name || seen[name]) return;
+    seen[name] = true;
     var prop = props[name];
-    var kebab = name.replace(/[A-Z]/g, function (c) { return "-" + c.toLowerCase(); });
-    var has = name in attrs ? name : (kebab in attrs ? kebab : null);
-    var hadBefore = oldAttrs && ((name in oldAttrs) || (kebab in oldAttrs));
-    if (!has && !hadBefore) return;
-    var value = has ? mbCoerce(prop, attrs[has]) : mbClone(prop.value);
+    var hadBefore = !!oldAttrs && Object.prototype.hasOwnProperty.call(oldAttrs, attr);
+    // an update reaches the component only when the value its user passes changed: the component's
+    // own setData on a property is not undone by an unrelated re-render of its user
+    if (!initial && present && hadBefore && mbEqual(oldAttrs[attr], attrs[attr])) return;
+    var value = present ? mbCoerce(prop, attrs[attr]) : mbClone(prop.value);
     var old = inst.data[name];
-    if (!initial && mbEqual(old, value)) return;
-    if (initial && !has) return;
+    if (!initial && mbEqual(old, value) && (old === null || typeof old !== "object")) return;
     inst.data[name] = value;
-    changed.push({ name: name, value: value, old: old, prop: prop });
-  });
-  changed.forEach(function (c) {
-    if (c.prop.observer) {
-      var fn = typeof c.prop.observer === "string" ? inst[c.prop.observer] : c.prop.observer;
-      if (typeof fn === "function") mbGuard(inst, function () { fn.call(inst, c.value, c.old, [c.name]); });
-    }
-  });
-  if (changed.length) mbRunObservers(inst, changed.map(function (c) { return [c.name]; }));
-  return changed.length > 0;
+    // property observers fire only on a real change (WeChat compares with ===; objects are copies)
+    changed.push({ name: name, value: value, old: old, prop: prop, fire: old !== value });
+  }
+  Object.keys(attrs).forEach(function (attr) { apply(attr, true); });
+  if (!initial && oldAttrs) {
+    Object.keys(oldAttrs).forEach(function (attr) { if (!Object.prototype.hasOwnProperty.call(attrs, attr)) apply(attr, false); });
+  }
+  return changed;
 }
 
+function mbRunPropDataObservers(inst, changed) {
+  if (changed.length) mbRunObservers(inst, changed.map(function (c) { return [c.name]; }));
+}
+
+function mbFirePropObservers(inst, changed) {
+  changed.forEach(function (c) { if (c.fire) mbCallPropObserver(inst, c.prop, c.value, c.old); });
+}
+
+// Properties of a page built with Component(): set and observed before its first render.
+function mbSetInitialProps(inst, attrs) {
+  var changed = mbApplyProps(inst, attrs, null, true);
+  mbRunPropDataObservers(inst, changed);
+  mbFirePropObservers(inst, changed);
+}
+
+// New values from the user's template: data observers, then the re-render, then property
+// observers (glass-easel's applyDataUpdates order).
 function mbUpdateComponentProps(inst, attrs, oldAttrs) {
   inst.id = attrs.id ? String(attrs.id) : "";
   inst.dataset = inst.__host.ds || {};
-  if (mbApplyProps(inst, attrs, oldAttrs, false)) mbRenderComponent(inst);
+  var classesChanged = inst.__def.externalClasses.some(function (name) {
+    return !mbEqual(attrs[name], oldAttrs ? oldAttrs[name] : undefined);
+  });
+  var changed = mbApplyProps(inst, attrs, oldAttrs, false);
+  mbRunPropDataObservers(inst, changed);
+  if (changed.length || classesChanged) mbRenderComponent(inst);
+  mbFirePropObservers(inst, changed);
+}
+
+// ---- externalClasses: a class named like one of the component's external classes stands for the
+// classes its user wrote in that attribute (`custom-class="a b"`); unset, it stands for nothing. ----
+function mbExternalTokens(inst, cls) {
+  var ext = inst.__def.externalClasses;
+  var tokens = String(cls).split(/\s+/).filter(Boolean);
+  if (!ext.length || !inst.__host) return tokens;
+  var out = [];
+  tokens.forEach(function (t) {
+    if (ext.indexOf(t) < 0) { out.push(t); return; }
+    var given = inst.__host.a[t];
+    if (typeof given === "string") given.split(/\s+/).forEach(function (g) { if (g) out.push(g); });
+  });
+  return out;
+}
+
+function mbResolveExternalClasses(inst, vnodes) {
+  var hasOwn = inst.__def.externalClasses.length > 0;
+  function walk(list) {
+    for (var i = 0; i < list.length; i++) {
+      var v = list[i];
+      if (v.x !== undefined) continue;
+      if (hasOwn && v.cls) v.cls = mbExternalTokens(inst, v.cls).join(" ");
+      var childPath = inst.__using[v.t];
+      if (childPath && hasOwn && v.a) {
+        // passing one's own external class on: `custom-class="custom-class"`
+        var childDef = null;
+        try { childDef = MB.brokenDefs[childPath] ? null : mbCompileDef(mbLoadDef(childPath)); } catch (e) { childDef = null; }
+        if (childDef) childDef.externalClasses.forEach(function (name) {
+          if (typeof v.a[name] === "string") v.a[name] = mbExternalTokens(inst, v.a[name]).join(" ");
+        });
+      }
+      if (v.c) walk(v.c);
+    }
+  }
+  walk(vnodes);
+  return vnodes;
+}
+
+// Does setting `changed` trigger an observer on `watched`? WeChat: when `changed` is `watched` or one
+// of its parents; a deeper change only for a `.**` (or `**`) observer.
+function mbObserverHit(changed, watched, deep) {
+  var n = Math.min(changed.length, watched.length);
+  for (var i = 0; i < n; i++) if (String(changed[i]) !== watched[i]) return false;
+  return changed.length <= watched.length || deep;
 }
 
 function mbRunObservers(inst, changedPaths) {
   inst.__def.observers.forEach(function (ob) {
     var hit = ob.fields.some(function (f) {
-      return changedPaths.some(function (p) { return mbPathTouches(p, f.segs, f.deep); });
+      return changedPaths.some(function (p) { return mbObserverHit(p, f.segs, f.deep); });
     });
     if (!hit) return;
     var args = ob.fields.map(function (f) { return f.segs.length ? mbGetPath(inst.data, f.segs) : inst.data; });
@@ -294,19 +561,35 @@ function mbRunObservers(inst, changedPaths) {
   });
 }
 
+function mbCallPropObserver(inst, prop, value, old) {
+  if (!prop.observer) return;
+  var fn = typeof prop.observer === "string" ? inst[prop.observer] : prop.observer;
+  if (typeof fn === "function") mbGuard(inst, function () { fn.call(inst, value, old); });
+  else mbWarn('Component "' + inst.__path + '": property observer "' + prop.observer + '" is not a method');
+}
+
 function mbSetData(inst, patch, callback) {
-  var changed = mbApplySetData(inst.data, patch, inst.__path);
-  // property observers fire for top-level property fields set through setData
   var props = inst.__def.properties;
+  var olds = {};
+  if (mbIsPlainObject(patch)) Object.keys(props).forEach(function (name) { if (name in patch) olds[name] = inst.data[name]; });
+  var changed = mbApplySetData(inst.data, patch, inst.__path);
+  // a property set through setData keeps its type; its observer fires when the value changed
+  // (a sub-path change always fires it, with the new sub-value and no old value)
+  var propCalls = [];
   changed.forEach(function (segs) {
-    var prop = segs.length === 1 ? props[segs[0]] : null;
-    if (prop && prop.observer) {
-      var fn = typeof prop.observer === "string" ? inst[prop.observer] : prop.observer;
-      if (typeof fn === "function") mbGuard(inst, function () { fn.call(inst, inst.data[segs[0]], undefined, segs); });
+    var prop = props[segs[0]];
+    if (!prop) return;
+    if (segs.length === 1) {
+      var v = mbCoerce(prop, inst.data[segs[0]]);
+      inst.data[segs[0]] = v;
+      if (v !== olds[segs[0]]) propCalls.push([prop, v, olds[segs[0]]]);
+    } else {
+      propCalls.push([prop, mbGetPath(inst.data, segs), undefined]);
     }
   });
   mbRunObservers(inst, changed);
-  if (inst.__mounted || inst.__isPage) mbRenderComponent(inst);
+  if (inst.__mounted || inst.__isPage || inst.__rendered) mbRenderComponent(inst);
+  propCalls.forEach(function (c) { mbCallPropObserver(inst, c[0], c[1], c[2]); });
   if (typeof callback === "function") MB.afterFlush.push(function () { mbGuard(inst, function () { callback.call(inst); }); });
 }
 
@@ -318,16 +601,49 @@ function mbRenderData(inst) {
   return out;
 }
 
-function mbRenderComponent(inst) {
-  if (!inst.__host || inst.__rendering) return;
+function mbHasComponentTags(inst, vnodes) {
+  for (var i = 0; i < vnodes.length; i++) {
+    var v = vnodes[i];
+    if (v.x !== undefined) continue;
+    if (inst.__using[v.t] || (v.c && mbHasComponentTags(inst, v.c))) return true;
+  }
+  return false;
+}
+
+// Re-render a component's template (vnodes: an already computed render of its current data).
+function mbRenderComponent(inst, vnodesIn) {
+  if (!inst.__host || inst.__rendering || inst.__destroyed) return;
   inst.__rendering = true;
+  MB.renderDepth++;
   try {
-    var vnodes = __mb.render(inst.__path, mbRenderData(inst));
+    var vnodes = vnodesIn || mbResolveExternalClasses(inst, __mb.render(inst.__path, mbRenderData(inst)));
     inst.__roots = mbReconcile(inst, inst.__host, inst.__host.id, inst.__roots, vnodes);
+    inst.__rendered = true;
+    if (inst.__host.light !== undefined) mbRenderLight(inst.__host);
   } finally {
     inst.__rendering = false;
+    MB.renderDepth--;
   }
-  if (inst.__host.light !== undefined) mbRenderLight(inst.__host);
+  if (MB.renderDepth === 0 && mbTreeAttached(inst)) mbFlushAttach();
+}
+
+// The <slot> elements of a component's template, found in its current tree (a slot may sit in
+// a child component's light DOM); the first one of each name wins.
+function mbFindSlots(inst) {
+  var slots = Object.create(null);
+  (function walk(list) {
+    for (var i = 0; i < list.length; i++) {
+      var r = list[i];
+      if (r.x !== undefined || r.owner !== inst) continue;
+      if (r.t === "slot") {
+        var name = r.a && r.a.name ? String(r.a.name) : "";
+        if (!slots[name]) slots[name] = r;
+      }
+      if (r.comp) walk(r.lightNodes || []);
+      else if (r.c) walk(r.c);
+    }
+  })(inst.__roots);
+  return slots;
 }
 
 // Light DOM: the children a parent wrote inside a component tag, rendered with the parent's data
@@ -335,6 +651,8 @@ function mbRenderComponent(inst) {
 function mbRenderLight(host) {
   var inst = host.comp;
   if (!inst) return;
+  if (!(host.light && host.light.length) && !(host.lightNodes && host.lightNodes.length)) return;
+  var slots = mbFindSlots(inst);
   var multiple = !!inst.__def.options.multipleSlots;
   var groups = Object.create(null);
   (host.light || []).forEach(function (v) {
@@ -345,20 +663,29 @@ function mbRenderLight(host) {
   host.lightSlot = host.lightSlot || Object.create(null);
   var names = new Set(Object.keys(groups).concat(Object.keys(host.lightBy)));
   var all = [];
+  var moved = false;
   names.forEach(function (name) {
-    var slot = inst.__slots[name] || null;
+    var slot = slots[name] || null;
     var old = host.lightBy[name] || [];
     var parent = slot || host;
     var domParent = slot ? slot.id : null;
-    if (host.lightSlot[name] !== (slot ? slot.id : null)) {
-      // the slot element is new: what we had was detached with the old one
-      old.forEach(function (n) { mbDestroyNode(n, false); });
+    var before = host.lightSlot[name];
+    if (before !== (slot ? slot.id : null)) {
+      // the slot element is another one: what we had went with the old one (or, if the old one is
+      // still there, is taken out of it)
+      var oldAlive = before !== null && before !== undefined && MB.nodes.has(before);
+      old.forEach(function (n) { mbDestroyNode(n, oldAlive); });
       old = [];
       host.lightSlot[name] = slot ? slot.id : null;
+      moved = true;
     }
     var list = mbReconcile(host.owner, parent, domParent, old, groups[name] || []);
     host.lightBy[name] = list;
     all = all.concat(list);
   });
   host.lightNodes = all;
+  // slots of the owner may have been among the re-created nodes (a component passing its own
+  // <slot> into a child's slot): the owner's light DOM follows them
+  var owner = host.owner;
+  if (moved && owner && owner.__host && owner.__host.comp === owner && !owner.__rendering) mbRenderLight(owner.__host);
 }

@@ -114,6 +114,21 @@ function mbTriggerEvent(inst, name, detail, options) {
   });
 }
 
+// model:prop="{{path}}" two-way binding: the view's new value goes back into the owner's data.
+function mbModelWriteBack(node, ev) {
+  if (!node.md || !node.owner || (ev.type !== "input" && ev.type !== "change")) return;
+  var detail = ev.detail || {};
+  var patch = {}, any = false;
+  Object.keys(node.md).forEach(function (prop) {
+    var value = prop in detail ? detail[prop] : (prop === "checked" && "value" in detail ? detail.value : undefined);
+    if (value === undefined) return;
+    patch[node.md[prop]] = value;
+    node.a[prop] = value;
+    any = true;
+  });
+  if (any) mbGuard(node.owner, function () { node.owner.setData(patch); });
+}
+
 // Events from the view: {node, type, detail, touches, changedTouches, timeStamp}
 var MB_VIEW_CAPTURE = { tap: 1, longpress: 1, longtap: 1, touchstart: 1, touchmove: 1, touchend: 1, touchcancel: 1 };
 function mbViewEvent(ev) {
@@ -124,6 +139,7 @@ function mbViewEvent(ev) {
     var handled = mbBuiltinEvent(node, ev);
     if (handled) return handled;
   }
+  mbModelWriteBack(node, ev);
   var bubbles = !!MB_VIEW_CAPTURE[ev.type];
   var result = mbDispatch(node, ev.type, ev.detail, {
     bubbles: bubbles, composed: true, capturePhase: true,
@@ -133,47 +149,73 @@ function mbViewEvent(ev) {
 }
 
 // ---- relations ----
+// A relation key is a component path (relative to the declaring component) or, with `target`, a
+// behavior. The lower side (child/descendant) looks for its partner walking up its logical tree:
+// the tree its owner's template wrote (light DOM), never crossing into another component's shadow.
 function mbRelPath(inst, key) {
   return key.charAt(0) === "/" ? mbNormalize(key) : mbNormalize(mbDirname(inst.__path) + "/" + key);
 }
 
-var MB_REL_PAIR = { parent: "child", child: "parent", ancestor: "descendant", descendant: "ancestor" };
+var MB_REL_PAIR = {
+  parent: "child", child: "parent", ancestor: "descendant", descendant: "ancestor",
+  "parent-common-node": "child-common-node", "child-common-node": "parent-common-node",
+};
+// The lower-side types: "parent" links to the nearest component up the tree, "parent-common-node"
+// only to the immediate parent node, "ancestor" to the nearest matching component.
+var MB_REL_UPWARD = { parent: 1, ancestor: 1, "parent-common-node": 1 };
 
-function mbFindRelation(inst, targetPath, type) {
+function mbRelMatches(inst, key, rel, other) {
+  if (rel.target) return other.__def.behaviors.indexOf(rel.target) >= 0 || other.__def.selfBehavior === rel.target;
+  return other.__path === mbRelPath(inst, key);
+}
+
+function mbFindRelation(inst, other, type) {
   var rels = inst.__def.relations;
   var keys = Object.keys(rels);
   for (var i = 0; i < keys.length; i++) {
     var rel = rels[keys[i]];
-    if (rel.type === type && mbRelPath(inst, keys[i]) === targetPath) return { key: keys[i], rel: rel };
+    if (rel.type === type && mbRelMatches(inst, keys[i], rel, other)) return { key: keys[i], rel: rel };
   }
   return null;
+}
+
+// The logical parent of a rendered node: skips slots and shadow trees of other components.
+function mbLogicalParent(node) {
+  var owner = node.owner;
+  var boundary = owner ? owner.__host : null;
+  var p = node.parent;
+  while (p && p.owner !== owner && p !== boundary) p = p.parent;
+  return p === boundary ? null : p;
 }
 
 function mbLinkRelations(inst) {
   var rels = inst.__def.relations;
   Object.keys(rels).forEach(function (key) {
     var rel = rels[key];
-    if (rel.type !== "parent" && rel.type !== "ancestor") return;
-    var target = mbRelPath(inst, key);
-    var node = inst.__host ? inst.__host.parent : null;
+    if (!MB_REL_UPWARD[rel.type]) return;
+    var node = inst.__host ? mbLogicalParent(inst.__host) : null;
+    var linked = false;
     while (node) {
       var other = node.comp;
-      if (other && other !== inst && other.__mounted !== false) {
-        if (other.__path === target) {
-          var back = mbFindRelation(other, inst.__path, MB_REL_PAIR[rel.type]);
+      if (other && other.__mounted) {
+        if (mbRelMatches(inst, key, rel, other)) {
+          var back = mbFindRelation(other, inst, MB_REL_PAIR[rel.type]);
           if (back) {
             var link = { upper: other, lower: inst, upperKey: back.key, lowerKey: key };
             other.__relations.push(link);
             inst.__relations.push(link);
             if (typeof back.rel.linked === "function") mbGuard(other, function () { back.rel.linked.call(other, inst); });
             if (typeof rel.linked === "function") mbGuard(inst, function () { rel.linked.call(inst, other); });
+            linked = true;
+            break;
           }
-          break;
         }
         if (rel.type === "parent") break;
       }
-      node = node.parent;
+      if (rel.type === "parent-common-node") break;
+      node = mbLogicalParent(node);
     }
+    if (!linked && typeof rel.linkFailed === "function") mbGuard(inst, function () { rel.linkFailed.call(inst); });
   });
 }
 
@@ -189,50 +231,41 @@ function mbUnlinkRelations(inst) {
   });
 }
 
+// A moved component keeps its links: linkChanged on both sides.
+function mbRelinkMoved(inst) {
+  inst.__relations.forEach(function (link) {
+    if (link.lower !== inst) return;
+    var upperRel = link.upper.__def.relations[link.upperKey];
+    var lowerRel = link.lower.__def.relations[link.lowerKey];
+    if (upperRel && typeof upperRel.linkChanged === "function") mbGuard(link.upper, function () { upperRel.linkChanged.call(link.upper, inst); });
+    if (lowerRel && typeof lowerRel.linkChanged === "function") mbGuard(inst, function () { lowerRel.linkChanged.call(inst, link.upper); });
+  });
+}
+
+// Linked partners for one relation key; children come in tree order.
 function mbRelationNodes(inst, key) {
-  return inst.__relations.filter(function (l) {
+  var links = inst.__relations.filter(function (l) {
     return (l.upper === inst && l.upperKey === key) || (l.lower === inst && l.lowerKey === key);
-  }).map(function (l) { return l.upper === inst ? l.lower : l.upper; });
-}
-
-// ---- selectors over a component's own tree: "#id", ".cls", "tag", "tag.cls#id", "a, b" ----
-function mbParseSimpleSelector(sel) {
-  var m = { tag: null, id: null, classes: [] };
-  var re = /([#.]?)([A-Za-z0-9_\-]+)/g, x;
-  while ((x = re.exec(sel))) {
-    if (x[1] === "#") m.id = x[2];
-    else if (x[1] === ".") m.classes.push(x[2]);
-    else m.tag = x[2];
-  }
-  return m;
-}
-
-function mbMatches(r, m) {
-  if (r.x !== undefined) return false;
-  if (m.tag && r.t !== m.tag) return false;
-  if (m.id && String(r.a.id) !== m.id) return false;
-  if (m.classes.length) {
-    var cls = (r.cls || "").split(/\s+/);
-    for (var i = 0; i < m.classes.length; i++) if (cls.indexOf(m.classes[i]) < 0) return false;
-  }
-  return true;
-}
-
-function mbSelectComponents(inst, selector, firstOnly) {
-  var sels = String(selector).split(",").map(function (s) { return mbParseSimpleSelector(s.trim()); });
-  var out = [];
-  function walk(list) {
+  });
+  var others = links.map(function (l) { return l.upper === inst ? l.lower : l.upper; });
+  if (others.length < 2 || !inst.__host) return others;
+  var order = new Map();
+  var n = 0;
+  (function walk(list) {
     for (var i = 0; i < list.length; i++) {
       var r = list[i];
-      if (r.comp && sels.some(function (m) { return mbMatches(r, m); })) {
-        out.push(r.comp);
-        if (firstOnly) return true;
-      }
-      if (r.c && walk(r.c)) return true;
-      if (r.lightNodes && walk(r.lightNodes)) return true;
+      if (r.comp) order.set(r.comp, n++);
+      if (r.c) walk(r.c);
+      if (r.lightNodes) walk(r.lightNodes);
     }
-    return false;
-  }
-  walk(inst.__roots);
-  return out;
+  })(inst.__host.lightNodes || []);
+  return others.sort(function (a, b) { return (order.has(a) ? order.get(a) : n) - (order.has(b) ? order.get(b) : n); });
+}
+
+// ---- selectComponent: the selector engine of 09_query.js ("#id", ".cls", "tag", compounds, "a b",
+// "a > b", "a >>> b" into other components, "a, b"), keeping the component hosts ----
+function mbSelectComponents(inst, selector, firstOnly) {
+  var out = [];
+  mbQuerySelect(inst, selector, true).forEach(function (r) { if (r.comp && !r.comp.__destroyed) out.push(r.comp); });
+  return firstOnly ? out.slice(0, 1) : out;
 }

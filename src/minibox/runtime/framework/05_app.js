@@ -117,6 +117,8 @@ function mbCreatePage(path, query, channel) {
   inst.__query = query;
   inst.__eventChannel = channel || null;
   root.comp = inst;
+  // a page built with Component() receives its query as properties (WeChat 2.x)
+  if (def.kind === "component") mbSetInitialProps(inst, query || {});
   if (def.kind === "page") {
     Object.keys(def.fields).forEach(function (k) { inst[k] = mbClone(def.fields[k]); });
   }
@@ -146,8 +148,8 @@ function mbHidePage(inst) {
   mbCallPageLifetimeChildren(inst, "hide");
 }
 
-function mbCallPageLifetimeChildren(page, name) {
-  page.__children.forEach(function (child) { mbCallPageLifetime(child, name); });
+function mbCallPageLifetimeChildren(page, name, args) {
+  page.__children.forEach(function (child) { mbCallPageLifetime(child, name, args); });
 }
 
 function mbReadyPage(inst) {
@@ -295,7 +297,11 @@ function mbPageEvent(ev) {
     case "reachBottom": return mbCallHook(page, "onReachBottom");
     case "pageScroll": return mbCallHook(page, "onPageScroll", [{ scrollTop: ev.scrollTop || 0 }]);
     case "tabItemTap": return mbCallHook(page, "onTabItemTap", [ev.item || {}]);
-    case "resize": return mbCallHook(page, "onResize", [ev.size || {}]);
+    case "resize": {
+      var size = ev.size || {};
+      mbCallPageLifetimeChildren(page, "resize", [mbClone(size)]);  // components' pageLifetimes.resize
+      return mbCallHook(page, "onResize", [size]);
+    }
     case "shareAppMessage": {
       var r = mbCallHook(page, "onShareAppMessage", [{ from: ev.from || "menu", target: ev.target }]);
       return r ? mbClone(r) : { title: MB.config.app.window && MB.config.app.window.navigationBarTitleText || "", path: "/" + page.__path };
