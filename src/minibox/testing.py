@@ -21,7 +21,7 @@ from typing import Any
 from minibox.apis.ui import Prompt
 from minibox.host import Host, HostConfig
 from minibox.runtime.bundle import LoadedBundle
-from minibox.runtime.container import Instance
+from minibox.runtime.container import Instance, VirtualClock
 from minibox.runtime.sandbox import WorkerLimits
 from minibox.view.tree import HeadlessView, Node, PageView, select_all, select_one
 
@@ -141,14 +141,17 @@ class Element:
         return "".join(_markup(c) for c in self.node.children)
 
     # ---- interactions ----
+    def _send(self, event_type: str, detail: Any = None, **extra: Any) -> Any:
+        touches = extra.pop("touches", [])
+        return self._mp.instance.command("event", {
+            "node": self.node.id, "type": event_type, "detail": {} if detail is None else detail,
+            "touches": touches, "changedTouches": extra.pop("changedTouches", touches),
+            "timeStamp": time.time() * 1000,
+        })
+
     def trigger(self, event_type: str, detail: Any = None, **extra: Any) -> Any:
         """Send one view event to the sandbox, as the renderer would, and let it settle."""
-        touches = extra.pop("touches", [])
-        now = time.time() * 1000
-        result = self._mp.instance.command("event", {
-            "node": self.node.id, "type": event_type, "detail": {} if detail is None else detail,
-            "touches": touches, "changedTouches": extra.pop("changedTouches", touches), "timeStamp": now,
-        })
+        result = self._send(event_type, detail, **extra)
         self._mp.wait_idle()
         return result
 
@@ -156,16 +159,23 @@ class Element:
         return [{"identifier": 0, "pageX": 1, "pageY": 1, "clientX": 1, "clientY": 1}]
 
     def tap(self) -> None:
+        """touchstart, touchend, tap, as a quick finger does: no time passes between them (a
+        long-press timer the page starts on touchstart must not fire)."""
         t = self._touch()
-        self.trigger("touchstart", {}, touches=t)
-        self.trigger("touchend", {}, touches=[], changedTouches=t)
-        self.trigger("tap", {"x": 1, "y": 1}, touches=t)
+        self._send("touchstart", {}, touches=t)
+        self._send("touchend", {}, touches=[], changedTouches=t)
+        self._send("tap", {"x": 1, "y": 1}, touches=t)
+        self._mp.wait_idle()
 
-    def longpress(self) -> None:
+    def longpress(self, ms: float = 400) -> None:
+        """touchstart, `ms` of holding (timers fire), longpress, touchend."""
         t = self._touch()
-        self.trigger("touchstart", {}, touches=t)
-        self.trigger("longpress", {"x": 1, "y": 1}, touches=t)
-        self.trigger("touchend", {}, touches=[], changedTouches=t)
+        self._send("touchstart", {}, touches=t)
+        if isinstance(self._mp.instance.clock, VirtualClock):
+            self._mp.advance(ms)
+        self._send("longpress", {"x": 1, "y": 1}, touches=t)
+        self._send("touchend", {}, touches=[], changedTouches=t)
+        self._mp.wait_idle()
 
     def input(self, value: str) -> None:
         """Type `value` into an input or textarea: the view's value, then the `input` event."""

@@ -37,3 +37,21 @@ def test_outer_wxml(make_project) -> None:
         el = mp.current_page.query_selector(".a")
         assert el.outer_wxml == '<view class="a"><text>hi &lt;b&gt;</text></view>'
         assert el.dataset == {"x": "1"}
+
+
+def test_tap_is_quick_and_longpress_holds(make_project) -> None:
+    project = make_project({
+        "pages/p/p.wxml": '<view id="b" bindtouchstart="down" bindtouchend="up" bindtap="tap" bindlongpress="long">+</view>',
+        "pages/p/p.js": """Page({ data: { log: [] },
+          add(x) { this.setData({ log: this.data.log.concat(x) }) },
+          down() { this.timer = setTimeout(() => this.add('held 350ms'), 350) },
+          up() { clearTimeout(this.timer) },
+          tap() { this.add('tap') },
+          long() { this.add('longpress') } })""",
+    })
+    with launch(project) as mp:
+        button = mp.current_page.query_selector("#b")
+        button.tap()
+        assert mp.current_page.data["log"] == ["tap"]
+        button.longpress()
+        assert mp.current_page.data["log"] == ["tap", "held 350ms", "longpress"]
