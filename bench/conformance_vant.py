@@ -15,8 +15,9 @@ Normalisation (and why):
   attributes of built-ins are view properties in minibox (glass-easel's DOM backend writes them as
   strings, which says nothing about what WeChat's view does with them), so they are not compared.
 - ids and classes: glass-easel prefixes them with the component's style scope (`b520198b--van-toast`,
-  `__0ee78d8c--van-icon`), its way of isolating styles; minibox isolates styles in the compiled CSS, so
-  the prefix is removed before comparing.
+  `__0ee78d8c--van-icon`) and minibox with its own (`c1a2b3c--van-toast`, plus a `--_host` marker on
+  host elements for `:host`): both are style isolation with different names, so prefixes and markers
+  are removed before comparing.
 
 Where the reference differs from WeChat, render_glass_easel.js adapts it (each with its reason there):
 - `ready` is fired by the harness after the first render (WeChat's page host does it; glass-easel
@@ -51,7 +52,7 @@ NODE_TIMEOUT = 300
 COMPARED_ATTRS = ("id", "hidden", "style")
 _ID_PREFIX = re.compile(r"^(__)?[0-9a-f]{8}--")
 # glass-easel prefixes class names with the component's style scope (`__0ee78d8c--van-icon`): that
-# is its style isolation; minibox isolates styles in the compiled CSS, so the prefix is removed.
+# is its style isolation, as minibox's own prefixes are; both are removed.
 _SCOPE_PREFIX = re.compile(r"^__[0-9a-f]{8}--")
 # WXML names that are virtual in glass-easel (no element of their own)
 VIRTUAL_TAGS = frozenset({"slot", "virtual", "wx-virtual"})
@@ -221,7 +222,8 @@ def _from_view(node: Any) -> dict[str, Any]:
     attrs = dict(node.attrs)
     if node.style:
         attrs["style"] = node.style
-    return {"t": node.tag, "cls": node.class_name, "a": attrs, "c": [_from_view(c) for c in node.children]}
+    # Node.classes drops minibox's own scope prefixes (`c1a2b3c--x`) and the :host marker
+    return {"t": node.tag, "cls": " ".join(node.classes), "a": attrs, "c": [_from_view(c) for c in node.children]}
 
 
 def minibox_trees(project: Path, pages: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import shutil
 import tempfile
@@ -30,8 +31,20 @@ __all__ = ["Element", "MiniProgram", "Page", "compile_cached", "launch"]
 _CACHE = Path(tempfile.gettempdir()) / "minibox-test-bundles"
 
 
-def _project_digest(src: Path) -> str:
+@functools.cache
+def _compiler_fingerprint() -> bytes:
+    """A bundle compiled by another version of the compiler is not reused."""
+    import minibox.compiler
+
     h = hashlib.sha256()
+    for f in sorted(Path(minibox.compiler.__file__).parent.rglob("*")):
+        if f.is_file() and f.suffix in (".py", ".js"):
+            h.update(f.read_bytes())
+    return h.digest()
+
+
+def _project_digest(src: Path) -> str:
+    h = hashlib.sha256(_compiler_fingerprint())
     for f in sorted(p for p in src.rglob("*") if p.is_file()):
         h.update(str(f.relative_to(src)).encode())
         h.update(f.read_bytes())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from minibox.compiler.wxss import convert_rpx
+from minibox.compiler.wxss import convert_rpx, style_scope
 
 
 def test_rpx_conversion():
@@ -66,4 +66,6 @@ def test_component_sheets_are_written(build):
             "components/card/card.wxss": ".card{padding:20rpx}",
         }
     )
-    assert b.text("styles/components/card/card.css") == ".card{padding:calc(var(--rpx) * 20)}"
+    scope = style_scope("components/card/card")  # component sheets are isolated by class prefix
+    assert b.text("styles/components/card/card.css") == f".{scope}--card{{padding:calc(var(--rpx) * 20)}}"
+    assert b.config["components"]["components/card/card"]["styleScope"] == scope

@@ -17,7 +17,7 @@ from .errors import CompileError, CompileErrors, ErrorSink, line_col
 from .logic import check_logic, wrap_module
 from .project import Project, load_project
 from .wxs import WC_HELPER, CompiledWxs, compile_wxs, resolve_wxs
-from .wxss import WxssCompiler
+from .wxss import WxssCompiler, style_scope
 
 BUNDLE_FORMAT = 1
 #: Deepest template/include nesting rendered before the rest is dropped (template recursion guard).
@@ -96,7 +96,8 @@ class BundleBuilder:
                 for k, v in sorted(self.p.pages.items())
             },
             "components": {
-                k: {"json": v.json, "usingComponents": v.using} for k, v in sorted(self.p.components.items())
+                k: {"json": v.json, "usingComponents": v.using, "styleScope": style_scope(k)}
+                for k, v in sorted(self.p.components.items())
             },
             "files": {k: hashlib.sha256(v).hexdigest() for k, v in sorted(files.items())},
         }

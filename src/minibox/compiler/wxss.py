@@ -3,6 +3,7 @@ detected), unsafe constructs refused. `scope_sheet` is the hook for component st
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 import re
 from collections.abc import Callable
@@ -44,9 +45,102 @@ def _rpx_repl(m: re.Match[str]) -> str:
     return f"calc(var(--rpx) * {n})"
 
 
+#: At-rules whose block holds style rules (scoped like the top level); any other block is copied.
+_NESTING_AT_RULES = ("@media", "@supports", "@document", "@layer", "@container")
+_CLASS = re.compile(r"-?[_a-zA-Z][\w-]*")
+
+
+def style_scope(component_path: str) -> str:
+    """The class prefix of a component: `c` and 7 hex digits of its path's hash (`c520198b`); a
+    CSS class name must not start with a digit."""
+    return "c" + hashlib.sha1(component_path.encode("utf-8")).hexdigest()[:7]
+
+
 def scope_sheet(css: str, component_path: str | None) -> str:
-    """Component style isolation hook (class rewriting comes later): today the sheet is unchanged."""
-    return css
+    """Component style isolation: `.x` becomes `.S--x` and `:host` becomes `.S--_host` in every
+    selector of a component's sheet, so it styles only that component's nodes (the runtime writes
+    the same prefixes into their class lists). Pages and app.wxss stay global."""
+    if component_path is None:
+        return css
+    scope = style_scope(component_path)
+    out: list[str] = []
+    i, n = 0, len(css)
+    while i < n:
+        j = i
+        while j < n and css[j] not in "{};":
+            j = _skip_string(css, j) if css[j] in "\"'" else j + 1
+        prelude = css[i:j]
+        if j >= n:
+            out.append(prelude)
+            break
+        if css[j] in "};":
+            out.append(css[i : j + 1])
+            i = j + 1
+            continue
+        head = prelude.strip().split(None, 1)[0].lower() if prelude.strip() else ""
+        if head.startswith("@"):
+            if head in _NESTING_AT_RULES:
+                out.append(css[i : j + 1])  # its rules follow; the closing brace is copied above
+                i = j + 1
+            else:
+                k = _matching_brace(css, j)
+                out.append(css[i : k + 1])  # @keyframes, @font-face, ...: no selectors inside
+                i = k + 1
+            continue
+        k = _matching_brace(css, j)
+        out.append(_scope_selectors(prelude, scope) + css[j : k + 1])
+        i = k + 1
+    return "".join(out)
+
+
+def _skip_string(css: str, i: int) -> int:
+    quote, i = css[i], i + 1
+    while i < len(css) and css[i] != quote:
+        i += 2 if css[i] == "\\" else 1
+    return i + 1
+
+
+def _matching_brace(css: str, i: int) -> int:
+    depth = 0
+    while i < len(css):
+        c = css[i]
+        if c in "\"'":
+            i = _skip_string(css, i)
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return len(css) - 1
+
+
+def _scope_selectors(selectors: str, scope: str) -> str:
+    text = re.sub(r":host\(([^)]*)\)", lambda m: f".{scope}--_host{m.group(1)}", selectors)
+    text = re.sub(r":host\b", f".{scope}--_host", text)
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "[":
+            j = text.find("]", i)
+            j = len(text) if j < 0 else j + 1
+            out.append(text[i:j])
+            i = j
+        elif c in "\"'":
+            j = _skip_string(text, i)
+            out.append(text[i:j])
+            i = j
+        elif c == "." and (m := _CLASS.match(text, i + 1)):
+            name = m.group()
+            out.append("." + (name if name.startswith(f"{scope}--") else f"{scope}--{name}"))
+            i = m.end()
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
 
 
 def _blank_comments(src: str) -> str:

@@ -9,6 +9,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+#: A class written in a component's style scope (see minibox.compiler.wxss.style_scope).
+_SCOPED = re.compile(r"^c[0-9a-f]{7}--")
+
 
 class PatchError(Exception):
     """An operation names a node the view does not have, or is malformed."""
@@ -28,7 +31,17 @@ class Node:
 
     @property
     def classes(self) -> list[str]:
-        return self.class_name.split()
+        """Class names as the mini-program wrote them: style-scope prefixes (`c1a2b3c4--x`) and
+        the `:host` marker removed, as selectors in WeChat's own tools see them."""
+        out: list[str] = []
+        for token in self.class_name.split():
+            if _SCOPED.match(token):
+                if token.endswith("--_host"):
+                    continue
+                token = token[len("c0000000--"):]
+            if token not in out:
+                out.append(token)
+        return out
 
     def text_content(self) -> str:
         if self.tag == "#text":

@@ -16,6 +16,12 @@ function mbEventTypes(ev) {
   return out;
 }
 
+// A component's host element carries `<scope>--_host`, what its sheet's `:host` became.
+function mbHostClass(compPath, cls) {
+  var scope = mbScopeOf(compPath);
+  return scope ? (cls ? cls + " " : "") + scope + "--_host" : cls;
+}
+
 function mbCreateNode(owner, parent, v) {
   var id = mbNewId();
   var r;
@@ -35,6 +41,7 @@ function mbCreateNode(owner, parent, v) {
   var compPath = owner ? mbComponentPathFor(owner, v.t) : null;
   if (compPath) {
     r.compPath = compPath;
+    r.cls = mbHostClass(compPath, r.cls);
     mbHostAttrs(r, null, r.a);
   } else {
     Object.keys(r.a).forEach(function (name) { mbOp(["attr", id, name, r.a[name]]); });
@@ -85,7 +92,7 @@ function mbPatchNode(owner, r, v) {
     for (name in oldA) if (!(name in a)) mbOp(["attr", r.id, name, null]);
   }
   r.a = a;
-  var cls = v.cls || "";
+  var cls = r.compPath ? mbHostClass(r.compPath, v.cls || "") : v.cls || "";
   if (cls !== r.cls) { r.cls = cls; mbOp(["class", r.id, cls]); }
   var st = v.st || "";
   if (st !== r.st) { r.st = st; mbOp(["style", r.id, st]); }

@@ -238,6 +238,8 @@ function mbCreateInstance(path, def, host, owner, page) {
   inst.__owner = owner;
   inst.__page = page || inst;
   inst.__using = mbUsingWithGenerics(path, host, owner);
+  inst.__scope = mbScopeOf(path);
+  inst.__isolationMode = mbIsolation(inst);
   inst.__roots = [];
   inst.__slots = Object.create(null);
   inst.__children = new Set();
@@ -504,8 +506,27 @@ function mbUpdateComponentProps(inst, attrs, oldAttrs) {
   mbFirePropObservers(inst, changed);
 }
 
-// ---- externalClasses: a class named like one of the component's external classes stands for the
-// classes its user wrote in that attribute (`custom-class="a b"`); unset, it stands for nothing. ----
+// ---- style isolation and externalClasses ----
+// A component's own class tokens are written with its style scope (`c1a2b3c--x`, the prefix its
+// compiled sheet uses); apply-shared/shared components also keep the plain token, so page and app
+// styles reach them. A token named like one of the component's external classes stands for the
+// classes its user wrote in that attribute (`custom-class="a b"`), already in the user's scope;
+// unset, it stands for nothing. Resolved tokens are marked final (MB_FINAL) on their way down.
+var MB_FINAL = "\u0001";
+
+function mbIsolation(inst) {
+  var o = inst.__def.options, cfg = MB.config.components[inst.__path];
+  var json = cfg && cfg.json ? cfg.json : {};
+  var mode = o.styleIsolation || json.styleIsolation;
+  if (!mode) mode = o.addGlobalClass || json.addGlobalClass ? "apply-shared" : "isolated";
+  return mode;
+}
+
+function mbScopeOf(path) {
+  var cfg = MB.config.components[path];
+  return cfg && cfg.styleScope ? cfg.styleScope : null;
+}
+
 function mbExternalTokens(inst, cls) {
   var ext = inst.__def.externalClasses;
   var tokens = String(cls).split(/\s+/).filter(Boolean);
@@ -514,25 +535,41 @@ function mbExternalTokens(inst, cls) {
   tokens.forEach(function (t) {
     if (ext.indexOf(t) < 0) { out.push(t); return; }
     var given = inst.__host.a[t];
-    if (typeof given === "string") given.split(/\s+/).forEach(function (g) { if (g) out.push(g); });
+    if (typeof given === "string") given.split(/\s+/).forEach(function (g) {
+      if (g) out.push(g.charAt(0) === MB_FINAL ? g : MB_FINAL + g);
+    });
+  });
+  return out;
+}
+
+// tokens -> the class list the view gets, in this component's scope
+function mbScopedTokens(inst, tokens, keepMark) {
+  var scope = inst.__scope, shared = inst.__isolationMode !== "isolated";
+  var mark = keepMark ? MB_FINAL : "";
+  var out = [];
+  tokens.forEach(function (t) {
+    if (t.charAt(0) === MB_FINAL) { out.push(keepMark ? t : t.slice(1)); return; }
+    if (!scope) { out.push(mark + t); return; }
+    out.push(mark + scope + "--" + t);
+    if (shared) out.push(mark + t);
   });
   return out;
 }
 
 function mbResolveExternalClasses(inst, vnodes) {
-  var hasOwn = inst.__def.externalClasses.length > 0;
+  if (!inst.__def.externalClasses.length && !inst.__scope) return vnodes;
   function walk(list) {
     for (var i = 0; i < list.length; i++) {
       var v = list[i];
       if (v.x !== undefined) continue;
-      if (hasOwn && v.cls) v.cls = mbExternalTokens(inst, v.cls).join(" ");
+      if (v.cls) v.cls = mbScopedTokens(inst, mbExternalTokens(inst, v.cls), false).join(" ");
       var childPath = inst.__using[v.t];
-      if (childPath && hasOwn && v.a) {
-        // passing one's own external class on: `custom-class="custom-class"`
+      if (childPath && v.a) {
+        // classes handed to a child's external classes are written in this component's scope
         var childDef = null;
         try { childDef = MB.brokenDefs[childPath] ? null : mbCompileDef(mbLoadDef(childPath)); } catch (e) { childDef = null; }
         if (childDef) childDef.externalClasses.forEach(function (name) {
-          if (typeof v.a[name] === "string") v.a[name] = mbExternalTokens(inst, v.a[name]).join(" ");
+          if (typeof v.a[name] === "string") v.a[name] = mbScopedTokens(inst, mbExternalTokens(inst, v.a[name]), true).join(" ");
         });
       }
       if (v.c) walk(v.c);

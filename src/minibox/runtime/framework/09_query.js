@@ -38,9 +38,24 @@ function mbQueryMatchCompound(r, m) {
   if (r.x !== undefined || r.t === "page") return false;
   if (m.tag && r.t !== m.tag) return false;
   if (m.id && String(r.a && r.a.id !== undefined ? r.a.id : "") !== m.id) return false;
-  var cls = (r.cls || "").split(/\s+/);
+  var cls = mbPlainClasses(r);
   for (var i = 0; i < m.classes.length; i++) if (cls.indexOf(m.classes[i]) < 0) return false;
   return true;
+}
+
+// Class names as written in WXML: style-scope prefixes and the :host marker removed.
+var MB_SCOPED_CLASS = /^c[0-9a-f]{7}--/;
+function mbPlainClasses(r) {
+  var out = [];
+  (r.cls || "").split(/\s+/).forEach(function (t) {
+    if (!t) return;
+    if (MB_SCOPED_CLASS.test(t)) {
+      if (/--_host$/.test(t)) return;
+      t = t.replace(MB_SCOPED_CLASS, "");
+    }
+    out.push(t);
+  });
+  return out;
 }
 
 // Parent of a node inside its owner's template; ">>>" may step out to the host of the owner.
