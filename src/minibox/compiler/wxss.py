@@ -83,11 +83,11 @@ def scope_sheet(css: str, component_path: str | None) -> str:
                 out.append(css[i : j + 1])  # its rules follow; the closing brace is copied above
                 i = j + 1
             else:
-                k = _matching_brace(css, j)
+                k = matching_brace(css, j)
                 out.append(css[i : k + 1])  # @keyframes, @font-face, ...: no selectors inside
                 i = k + 1
             continue
-        k = _matching_brace(css, j)
+        k = matching_brace(css, j)
         out.append(_scope_selectors(prelude, scope) + css[j : k + 1])
         i = k + 1
     return "".join(out)
@@ -100,7 +100,8 @@ def _skip_string(css: str, i: int) -> int:
     return i + 1
 
 
-def _matching_brace(css: str, i: int) -> int:
+def matching_brace(css: str, i: int) -> int:
+    """Index of the `}` closing the `{` at `i` (strings skipped); the last index if unclosed."""
     depth = 0
     while i < len(css):
         c = css[i]

@@ -126,8 +126,10 @@ class Host:
 
     def start(self, bundle: LoadedBundle | Path | str, *, app_id: str, user_id: str,
               views: list[View] | None = None, virtual_time: bool = False,
-              limits: WorkerLimits | None = None, grants: AppGrants | None = None) -> Instance:
-        """Start a sandboxed instance of `bundle` for `user_id`; the caller launches it."""
+              limits: WorkerLimits | None = None, grants: AppGrants | None = None,
+              system: dict[str, Any] | None = None) -> Instance:
+        """Start a sandboxed instance of `bundle` for `user_id`; the caller launches it.
+        `system` overrides the device the instance sees (getSystemInfo), e.g. in the simulator."""
         if not isinstance(bundle, LoadedBundle):
             bundle = LoadedBundle.from_dir(bundle)
         if grants is not None:
@@ -135,7 +137,7 @@ class Host:
         sink = _EventSink()
         services = self.services_for(bundle, app_id, sink)
         cfg = InstanceConfig(host_id=self.config.host_id, app_id=app_id, user_id=user_id,
-                             system=dict(self.config.system), limits=limits or self.config.limits,
+                             system=dict(system or self.config.system), limits=limits or self.config.limits,
                              virtual_time=virtual_time)
         instance = Instance(bundle, self.registry, services, cfg)
         sink.target = instance.api_event

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -34,7 +33,6 @@ CLIENT_NAVIGATIONS = frozenset({"navigateBack", "switchTab"})
 CLIENT_PAGE_EVENTS = frozenset({"pullDownRefresh", "reachBottom", "pageScroll", "tabItemTap", "resize"})
 
 
-_SYSTEM_LOCK = threading.Lock()
 #: Status bar and navigation bar heights of the simulator (CSS px), as WeChat's.
 STATUS_BAR_PX = 20
 NAV_BAR_PX = 44
@@ -91,15 +89,8 @@ class ViewSession:
     async def start(self, path: str | None = None, query: str = "", system: dict[str, Any] | None = None) -> None:
         """Start the instance and launch; `system` is the simulated device's getSystemInfo."""
         def boot() -> Instance:
-            with _SYSTEM_LOCK:  # Host.start reads the device from the host's config
-                saved = self.host.config.system
-                if system is not None:
-                    self.host.config.system = system
-                try:
-                    inst = self.host.start(self.bundle, app_id=self.app_id, user_id=self.user_id,
-                                           views=[self.mirror, self.channel])
-                finally:
-                    self.host.config.system = saved
+            inst = self.host.start(self.bundle, app_id=self.app_id, user_id=self.user_id,
+                                   views=[self.mirror, self.channel], system=system)
             inst.services.ui.listeners.append(self._on_ui)
             return inst
 

@@ -14,6 +14,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from minibox.compiler.wxss import matching_brace
+
 #: Every built-in component tag, plus `page` (the page root).
 BUILTIN_TAGS = frozenset(["page", "view", "text", "image", "button", "input", "textarea", "checkbox", "checkbox-group", "radio", "radio-group", "switch", "slider", "picker", "picker-view", "picker-view-column", "form", "label", "navigator", "scroll-view", "swiper", "swiper-item", "movable-area", "movable-view", "icon", "progress", "rich-text", "web-view", "cover-view", "cover-image", "block", "slot", "video", "audio", "camera", "canvas", "map", "editor", "match-media", "page-container", "root-portal", "share-element"])
 
@@ -60,30 +62,9 @@ def rename_selector(selector: str, tags: frozenset[str], root: str | None = None
     return "".join(out)
 
 
-def _skip_string(css: str, i: int) -> int:
-    quote = css[i]
-    i += 1
-    while i < len(css) and css[i] != quote:
-        i += 2 if css[i] == "\\" else 1
-    return i + 1
-
-
 def _block_end(css: str, start: int) -> int:
     """Index just past the `}` matching the `{` at `start`."""
-    depth, i = 0, start
-    while i < len(css):
-        ch = css[i]
-        if ch in "\"'":
-            i = _skip_string(css, i)
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    return len(css)
+    return matching_brace(css, start) + 1
 
 
 def rename_sheet(css: str, tags: frozenset[str], root: str | None = None) -> str:
