@@ -265,3 +265,22 @@ def test_web_view_opens_allowlisted_host(sim: Sim, served_project: DevServer) ->
         assert "allow-scripts" in (frame.get_attribute("sandbox") or "")
     finally:
         served_project.served.webview_hosts = ()
+
+
+def test_watermark_is_the_hosts_and_out_of_reach(sim: Sim) -> None:
+    """The watermark is drawn in the host's layer: not in the mini-program's DOM, never tappable."""
+    sim.server.served.watermark = "{user} {app}"
+    try:
+        sim.open()
+        info = wait_for(lambda: sim.page.evaluate("""() => {
+            const layer = document.getElementById('mb-host-layer').shadowRoot;
+            const mark = layer && layer.getElementById('mb-watermark');
+            if (!mark) return null;
+            return { text: mark.textContent.slice(0, 40), inScreen: document.getElementById('mb-screen').contains(mark),
+                     events: getComputedStyle(mark).pointerEvents, count: mark.children.length };
+        }"""), "the watermark")
+        served = sim.server.served
+        assert info["text"].startswith(f"{served.user_id} {served.app_id}")
+        assert info["inScreen"] is False and info["events"] == "none" and info["count"] == 24
+    finally:
+        sim.server.served.watermark = None

@@ -35,6 +35,8 @@ def register(app: typer.Typer) -> None:
                                                      "e.g. pages/detail/detail=id=p2 (repeatable)."),
         image_host: list[str] = typer.Option([], help="An https host images may load from (repeatable)."),
         webview_host: list[str] = typer.Option([], help="An https host a <web-view> may open (repeatable)."),
+        watermark: str | None = typer.Option(None, help="Draw the host's watermark over every page, e.g. "
+                                                        "'{user} {app} {date}'."),
     ) -> None:
         """Compile, run and show a mini-program in the browser simulator; reload on file change."""
         from minibox.view.devserver import DEVICES, DevServer, screenshot_pages
@@ -47,7 +49,7 @@ def register(app: typer.Typer) -> None:
             if not h or "/" in h or ":" in h:
                 raise typer.BadParameter(f"{h!r} is not a host name (give e.g. img.example.com)")
         server = DevServer(project, port=port, on_compile=_report, image_hosts=tuple(image_host),
-                           webview_hosts=tuple(webview_host))
+                           webview_hosts=tuple(webview_host), watermark=watermark)
         with server:
             if screenshot is not None:
                 if server.served.errors:

@@ -64,6 +64,8 @@ class DevServer:
     #: https hosts images may load from and a <web-view> may open (exact host names)
     image_hosts: tuple[str, ...] = ()
     webview_hosts: tuple[str, ...] = ()
+    #: the host's watermark text ("{user} {app} {date}"), or None
+    watermark: str | None = None
     served: ServedApp = field(init=False)
     _work: Path = field(init=False)
     _server: uvicorn.Server | None = None
@@ -75,7 +77,8 @@ class DevServer:
         self._work = Path(tempfile.mkdtemp(prefix="minibox-dev-"))
         host = Host(HostConfig(data_dir=self.data_dir or self._work / "host"))
         self.served = ServedApp(host, None, image_hosts=tuple(h.lower() for h in self.image_hosts),
-                                webview_hosts=tuple(h.lower() for h in self.webview_hosts))
+                                webview_hosts=tuple(h.lower() for h in self.webview_hosts),
+                                watermark=self.watermark)
         bundle, errors = self._compile()
         self.served.bundle_dir, self.served.errors = bundle, errors
         if not self.port:

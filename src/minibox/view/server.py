@@ -16,6 +16,7 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -85,6 +86,8 @@ class ServedApp:
     webview_hosts: tuple[str, ...] = ()
     image_hosts: tuple[str, ...] = ()
     version: int = 1
+    #: the host's watermark over every page, e.g. "{user} {app} {date}"; None: no watermark
+    watermark: str | None = None
     sessions: set[ViewSession] = field(default_factory=set)
     sockets: set[WebSocket] = field(default_factory=set)
     #: the server's event loop, once it runs (a file watcher posts reloads to it)
@@ -174,6 +177,10 @@ def create_app(served: ServedApp) -> Starlette:
             session = ViewSession(served.host, served.bundle(), app_id=served.app_id, user_id=served.user_id,
                                   loop=asyncio.get_running_loop())
             served.sessions.add(session)
+            if served.watermark:
+                text = served.watermark.format(user=served.user_id, app=served.app_id,
+                                               date=datetime.now().strftime("%Y-%m-%d %H:%M"))
+                session.channel.on_message({"t": "watermark", "text": text[:200]})
             path = ws.query_params.get("path") or None
             query = ws.query_params.get("query") or ""
             device = DEVICES.get(ws.query_params.get("device") or "")

@@ -26,6 +26,19 @@
     return e;
   }
 
+  // The host's watermark (who is looking, when): drawn in the host layer, outside the
+  // mini-program's DOM, so no patch can remove or cover it; it never takes a tap.
+  function watermark(text) {
+    var old = layer.getElementById ? layer.getElementById("mb-watermark") : null;
+    if (old) old.remove();
+    if (!text) return;
+    var mark = el("div", "mb-watermark");
+    mark.id = "mb-watermark";
+    mark.setAttribute("aria-hidden", "true");
+    for (var i = 0; i < 24; i++) mark.appendChild(el("span", "mb-watermark-text", String(text)));
+    layer.appendChild(mark);
+  }
+
   function log(level, text) {
     window.__mbConsole.push({ level: level, text: String(text) });
     var line = el("div", "mb-console-line mb-console-" + level, "[" + level + "] " + text);
@@ -178,6 +191,7 @@
         window.__mbReceived++;
         try {
           if (m.t === "ui") ui(m);
+          else if (m.t === "watermark") watermark(m.text);
           else if (m.t === "reload") location.reload();
           else if (m.t === "compileErrors") showErrors(m.errors || []);
           else if (m.t === "refused") log("warn", "refused: " + m.reason);
