@@ -391,19 +391,23 @@ class FileService:
                 raise _fmt(EEXIST, "mkdir", p.raw)
             os.mkdir(leaf, 0o700, dir_fd=pfd)
 
+    def _require_dir(self, pfd: int, leaf: str, api: str, raw: str) -> None:
+        """`leaf` under `pfd` must exist and be a real directory (a symlink is refused)."""
+        s = self._lstat(pfd, leaf)
+        if s is None:
+            raise _fmt(ENOENT, api, raw)
+        if st.S_ISLNK(s.st_mode):
+            raise _fmt(EACCES, api, raw)
+        if not st.S_ISDIR(s.st_mode):
+            raise _fmt(ENOTDIR, api, raw)
+
     def readdir(self, o: Owner, raw: Any) -> list[str]:
         p = parse_path(raw, "readdir")
         if p.area in ("store", "tmp"):
             raise _fmt(ENOTDIR, "readdir", p.raw)
         if p.parts:
             with self._parent(o, p, "readdir") as (pfd, leaf):
-                s = self._lstat(pfd, leaf)
-                if s is None:
-                    raise _fmt(ENOENT, "readdir", p.raw)
-                if st.S_ISLNK(s.st_mode):
-                    raise _fmt(EACCES, "readdir", p.raw)
-                if not st.S_ISDIR(s.st_mode):
-                    raise _fmt(ENOTDIR, "readdir", p.raw)
+                self._require_dir(pfd, leaf, "readdir", p.raw)
         with self._dir(o, p, "readdir") as fd:
             return sorted(n for n in os.listdir(fd) if not n.startswith(TMP_PREFIX))
 
@@ -465,13 +469,7 @@ class FileService:
         if not p.writable or not p.parts:
             raise _fmt(EACCES, "rmdir", p.raw)
         with self._parent(o, p, "rmdir") as (pfd, leaf):
-            s = self._lstat(pfd, leaf)
-            if s is None:
-                raise _fmt(ENOENT, "rmdir", p.raw)
-            if st.S_ISLNK(s.st_mode):
-                raise _fmt(EACCES, "rmdir", p.raw)
-            if not st.S_ISDIR(s.st_mode):
-                raise _fmt(ENOTDIR, "rmdir", p.raw)
+            self._require_dir(pfd, leaf, "rmdir", p.raw)
             if recursive:
                 sub = os.open(leaf, _DIR_FLAGS, dir_fd=pfd)
                 try:

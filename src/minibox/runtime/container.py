@@ -133,6 +133,7 @@ class Instance:
         self._next_timer: float | None = None
         self._worker: WorkerProcess | None = None
         self._after_flush = False
+        self._launch_args: dict[str, Any] = {}
         self.crashed: RuntimeFault | None = None
         self.restarts = RestartPolicy()
         #: callbacks run once when the instance closes (the host releases its services)
@@ -165,9 +166,7 @@ class Instance:
                     f"instance crashed {self.restarts.max_restarts} times within "
                     f"{self.restarts.window:g}s; not restarting (last: {self.crashed})")
             self.restarts.record()
-            for pending in self._pending.values():
-                pending.future.cancel()
-            self._pending.clear()
+            self._cancel_pending()
             if self._worker is not None:
                 self._worker.close()
             self.crashed = None
@@ -175,20 +174,24 @@ class Instance:
             self._after_flush = False
             self._emit({"t": "restart"})
             self.start()
-            return self.launch(**getattr(self, "_launch_args", {}))
+            return self.launch(**self._launch_args)
 
     def close(self) -> None:
         with self._lock:
-            for pending in self._pending.values():
-                if pending.on_cancel is not None:
-                    pending.on_cancel()
-                pending.future.cancel()
-            self._pending.clear()
+            self._cancel_pending()
             if self._worker is not None:
                 self._worker.close()
             callbacks, self.on_close = self.on_close, []
             for fn in callbacks:
                 fn()
+
+    def _cancel_pending(self) -> None:
+        """Outstanding API calls die with the worker that made them."""
+        for pending in self._pending.values():
+            if pending.on_cancel is not None:
+                pending.on_cancel()
+            pending.future.cancel()
+        self._pending.clear()
 
     def app_hide(self) -> None:
         """The host app went to the background: App.onHide, and in-flight requests get 5 s."""

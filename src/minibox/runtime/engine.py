@@ -7,6 +7,7 @@ without touching its callers.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -46,8 +47,6 @@ class Engine:
             try:
                 return fn(arg)
             except BaseException as exc:  # a Python exception must never cross into the engine
-                import json
-
                 return json.dumps({"err": {"errMsg": f"host error: {type(exc).__name__}"}})
 
         self._ctx.add_callable(name, guarded)
