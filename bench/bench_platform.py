@@ -1,19 +1,22 @@
-"""Update-check throughput and p99 latency with 10,000 apps and grayscale rules, on SQLite and PostgreSQL,
-beside a trivial endpoint (/api/v1/ping) of the same server as the baseline.
+"""Update-check throughput and latency with 10,000 apps and 5,000 grayscale rules, on SQLite and
+PostgreSQL, beside a trivial endpoint (/api/v1/ping) of the same server as the baseline.
 
-Run: .venv/bin/python bench/bench_platform.py [--apps 10000] [--requests 3000] [--concurrency 16]
-The server runs as `minibox server` in its own process (one uvicorn worker); the load generator is an
-asyncio httpx client on the same machine (loopback), so both share the CPUs.
+Run: .venv/bin/python bench/bench_platform.py [--apps 10000] [--duration 10] [--workers 1] [--backends sqlite,postgres]
+
+The server runs as `minibox server` in its own process(es); the load generator is `wrk` (Debian package
+`wrk`, installed by scripts/setup.sh) with one thread and 8 connections on loopback, for a bounded time per
+endpoint. Every update check is a different (app, user, region), so grayscale rules are evaluated and each
+answer is signed. Besides wall-clock req/s and p50/p99, the server's own CPU time during the run is read
+from /proc, so "req/s per core" (requests per CPU-second of the server) stays meaningful when other work
+shares the machine's cores.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import random
+import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,8 +41,23 @@ from minibox.platform.server import open_platform
 from minibox.platform.settings import Settings
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-REGIONS = ("cn-east", "cn-north", "cn-south")
 BATCH = 2000
+CONNECTIONS = 8
+
+#: wrk script: a random app, user and region per request, the host key in a header.
+UPDATE_LUA = """
+local host, key, apps
+local regions = {"cn-east", "cn-north", "cn-south"}
+function init(args)
+  host, key, apps = args[1], args[2], tonumber(args[3])
+  math.randomseed(tonumber(args[4]))
+end
+function request()
+  local path = string.format("/api/v1/hosts/%s/apps/app%05d/update?user_id=user-%d&region=%s",
+    host, math.random(1, apps), math.random(0, 100000), regions[math.random(1, 3)])
+  return wrk.format("GET", path, {["X-Minibox-Host-Key"] = key})
+end
+"""
 
 
 def seed(settings: Settings, n_apps: int) -> tuple[str, str]:
@@ -94,26 +112,63 @@ def seed(settings: Settings, n_apps: int) -> tuple[str, str]:
     return creds.host.host_id, creds.api_key
 
 
-async def load(url: str, paths: list[str], headers: dict[str, str], concurrency: int) -> dict[str, Any]:
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    queue = list(paths)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=60) as client:
-        async def worker() -> None:
-            while queue:
-                path = queue.pop()
-                t0 = time.perf_counter()
-                r = await client.get(path)
-                latencies.append(time.perf_counter() - t0)
-                statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if m is None:
+        raise ValueError(f"unexpected wrk latency {text!r}")
+    return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[m.group(2)]
 
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - start
-    latencies.sort()
-    return {"rps": len(latencies) / elapsed, "p50": statistics.median(latencies) * 1000,
-            "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000, "statuses": statuses}
+
+def parse_wrk(out: str) -> dict[str, Any]:
+    pct = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", out, re.M))
+    total = re.search(r"(\d+) requests in ([\d.]+)(m?s)", out)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)$", out, re.M)
+    assert total is not None and pct, out
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+            "p50": _ms(pct["50"]), "p99": _ms(pct["99"]), "requests": int(total.group(1)),
+            "non2xx": int(bad.group(1)) if bad else 0, "socket_errors": errors.group(1) if errors else ""}
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """user + system CPU seconds of `root` and its descendants (the uvicorn workers)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    family, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        for child, parent in parents.items():
+            if parent == pid and child not in family:
+                family.add(child)
+                frontier.append(child)
+    return sum(times.get(pid, 0.0) for pid in family)
+
+
+def wrk(url: str, duration: float, server_pid: int, script: Path | None = None, args: list[str] | None = None,
+        ) -> dict[str, Any]:
+    cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{duration}s", "--timeout", "5s", "--latency"]
+    if script is not None:
+        cmd += ["-s", str(script)]
+    cmd.append(url)
+    if args:
+        cmd += ["--", *args]
+    cpu0 = tree_cpu_seconds(server_pid)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, check=True).stdout
+    cpu = tree_cpu_seconds(server_pid) - cpu0
+    r = parse_wrk(out)
+    r["server_cpu_s"] = cpu
+    r["per_core"] = r["requests"] / cpu if cpu > 0 else float("nan")
+    return r
 
 
 def run_backend(name: str, url: str | None, args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
@@ -125,38 +180,53 @@ def run_backend(name: str, url: str | None, args: argparse.Namespace) -> list[tu
           f"{time.perf_counter() - t0:.1f} s", flush=True)
     port = free_port()
     exe = Path(sys.executable).with_name("minibox")
+    t0 = time.perf_counter()
     proc = subprocess.Popen([str(exe), "server", "--data-dir", str(data), "--database-url", settings.database_url,
-                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             "--port", str(port), "--workers", str(args.workers)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
+    lua = data / "update.lua"
+    lua.write_text(UPDATE_LUA)
     try:
-        for _ in range(300):
+        deadline = time.monotonic() + 120
+        while True:
             try:
                 if httpx.get(f"{base}/api/v1/ping", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
-                time.sleep(0.1)
-        rng = random.Random(1)
-        checks = [f"/api/v1/hosts/{host_id}/apps/app{rng.randint(1, args.apps):05d}/update"
-                  f"?user_id=user-{rng.randint(0, 100_000)}&region={rng.choice(REGIONS)}" for _ in range(args.requests)]
-        pings = ["/api/v1/ping"] * args.requests
-        h = {"X-Minibox-Host-Key": key}
-        asyncio.run(load(base, pings[:200] + checks[:200], h, args.concurrency))  # warm up
-        results = [("ping (baseline)", asyncio.run(load(base, pings, h, args.concurrency))),
-                   ("update check", asyncio.run(load(base, checks, h, args.concurrency)))]
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+            time.sleep(0.1)
+        print(f"[{name}] server up (release snapshot loaded) in {time.perf_counter() - t0:.1f} s", flush=True)
+        probe = httpx.get(f"{base}/api/v1/hosts/{host_id}/apps/app00002/update",
+                          params={"user_id": "user-1", "region": "cn-east"}, headers={"X-Minibox-Host-Key": key})
+        assert probe.status_code == 200 and probe.json()["version"] == "1.1.0", probe.text  # user-1 is listed
+        update_args = [host_id, key, str(args.apps)]
+        wrk(base + "/api/v1/ping", 2, proc.pid)  # warm up
+        wrk(base, 2, proc.pid, lua, [*update_args, "7"])
+        results = [("ping (baseline)", wrk(base + "/api/v1/ping", args.duration, proc.pid)),
+                   ("update check", wrk(base, args.duration, proc.pid, lua, [*update_args, "1"]))]
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
         shutil.rmtree(data, ignore_errors=True)
     return results
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--apps", type=int, default=10_000)
-    ap.add_argument("--requests", type=int, default=4000)
-    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--duration", type=int, default=10, help="seconds of load per endpoint")
+    ap.add_argument("--workers", type=int, default=1, help="minibox server --workers")
     ap.add_argument("--backends", default="sqlite,postgres")
     args = ap.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: apt-get install wrk (scripts/setup.sh installs it)")
+    load_before = os.getloadavg()[0]
     rows = []
     for backend in args.backends.split(","):
         if backend == "sqlite":
@@ -171,14 +241,19 @@ def main() -> None:
         finally:
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    print(f"\n{args.apps} apps, {args.requests} requests per endpoint, concurrency {args.concurrency}, loopback")
-    print(f"{'backend':<10}{'endpoint':<18}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'rps vs ping':>13}{'p99 vs ping':>13}"
-          "  statuses")
+    print(f"\n{args.apps} apps ({args.apps // 2} grayscale rules), wrk -t1 -c{CONNECTIONS} -d{args.duration:g}s on "
+          f"loopback, {args.workers} server worker(s), {os.cpu_count()} cores shared with wrk; "
+          f"load average before {load_before:.1f}, after {os.getloadavg()[0]:.1f}")
+    print("req/s per core = requests / CPU-seconds the server processes used during the run")
+    print(f"{'backend':<10}{'endpoint':<17}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'srv cores':>10}"
+          f"{'req/s/core':>11}{'rps/ping':>9}{'p99/ping':>9}{'/core/ping':>11}  non-2xx")
     for backend, results in rows:
         base = results[0][1]
         for label, r in results:
-            print(f"{backend:<10}{label:<18}{r['rps']:>9.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}"
-                  f"{r['rps'] / base['rps']:>13.2f}{r['p99'] / base['p99']:>13.2f}  {r['statuses']}")
+            print(f"{backend:<10}{label:<17}{r['rps']:>8.0f}{r['p50']:>8.2f}{r['p99']:>8.2f}"
+                  f"{r['server_cpu_s'] / args.duration:>10.2f}{r['per_core']:>11.0f}{r['rps'] / base['rps']:>9.2f}"
+                  f"{r['p99'] / base['p99']:>9.2f}{r['per_core'] / base['per_core']:>11.2f}  "
+                  f"{r['non2xx']}{' ' + r['socket_errors'] if r['socket_errors'] else ''}")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,17 @@
 Runs an attack corpus from a hostile app B against a victim app A (same host, same data dir) and
 prints: cases tried per area, escapes (an attack that succeeded, or changed A's data), crashes
 (anything other than a typed `ApiError`), and bytes lost (A's stored bytes before vs after), plus
-a SIGKILL crash-consistency loop on storage. Run: `.venv/bin/python bench/security_scorecard.py
-[--kill-rounds N]`.
+a SIGKILL crash-consistency loop on storage.
+
+Then the floods (issue 15): a neighbour instance measures the latency of its own
+`wx.getStorageSync` (performance.now() around each call, inside its sandbox) while another
+instance of the same host floods (10,000 `setInterval(fn, 0)`, 20,000 `wx.setStorageSync` in a
+loop, an endless loop of API calls, a stream of 200,000-deep bridge messages). Printed per flood:
+how it ended (fail errors / stopped) and after how long, and the neighbour's p50 and p99 with
+their ratio to the quiet baseline measured in the same run, before the floods.
+
+Run: `.venv/bin/python bench/security_scorecard.py [--kill-rounds N] [--no-floods] [--unmetered]`
+(`--unmetered` repeats the floods with the flooder's meter off, to show what the meter buys).
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from minibox.apis.budget import BudgetConfig, Meter
 from minibox.apis.registry import ApiError, ApiRegistry, CallContext
 from minibox.apis.storage import owner_of
 from minibox.policy import AppGrants, close_services, make_services, register_all
@@ -225,11 +235,130 @@ def kill_loop(rounds: int, data: Path) -> tuple[int, int, int]:
     return total, lost, corrupted
 
 
+FLOODS: dict[str, str] = {
+    "setInterval x10,000": "for (let i = 0; i < 10000; i++) setInterval(() => {}, 0); return 'armed'",
+    "setStorageSync x20,000": """
+        let ok = 0, failed = 0, first = '';
+        for (let i = 0; i < 20000; i++) {
+          try { wx.setStorageSync('f' + i, 'x'.repeat(100)); ok++ } catch (e) { failed++; first = first || e.message }
+        }
+        return {ok, failed, first}""",
+    "endless API calls": "for (;;) { try { wx.getStorageSync('k') } catch (e) {} }",
+    "200,000-deep messages": """
+        const deep = '{"api":"getStorageSync","args":{"key":' + '['.repeat(200000) + ']'.repeat(200000) + '}}';
+        let n = 0;
+        for (;;) { __host_call(deep); n++ }""",
+}
+NEIGHBOUR_JS = """Page({
+  lat(n) {
+    const out = [];
+    for (let i = 0; i < n; i++) { const t = performance.now(); wx.getStorageSync('k'); out.push(performance.now() - t) }
+    return out
+  },
+})"""
+
+
+def _pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
+
+
+def flood_latency(data: Path, max_flood_s: float = 30.0, baseline_s: float = 3.0,
+                  metered: bool = True) -> list[dict[str, Any]]:
+    """Neighbour getStorageSync latency (ms) quiet, then during each flood, then quiet again; how
+    each flood ended. `metered=False` turns the flooder's meter off (for comparison)."""
+    import threading
+    import time
+
+    from minibox.host import Host, HostConfig
+    from minibox.runtime.errors import RuntimeFault
+    from minibox.testing import compile_cached
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.conftest import write_project
+
+    methods = ",\n".join(f"  m{i}() {{ {body} }}" for i, body in enumerate(FLOODS.values()))
+    flooder_src = write_project(data / "flooder", {"pages/p/p.wxml": "<view>x</view>",
+                                                   "pages/p/p.js": "Page({\n" + methods + "\n})"})
+    neighbour_src = write_project(data / "neighbour", {"pages/n/n.wxml": "<view>n</view>",
+                                                       "pages/n/n.js": NEIGHBOUR_JS})
+    host = Host(HostConfig(data_dir=data / "flood-host"))
+    rows: list[dict[str, Any]] = []
+    try:
+        neighbour = host.start(compile_cached(neighbour_src), app_id="wxneighbour00000", user_id="alice")
+        neighbour.launch()
+        page = neighbour.command("pages", {})[0]["page"]
+        neighbour.command("callWx", {"name": "setStorageSync", "args": ["k", {"v": 1}]})
+
+        def sample(until: Callable[[], bool]) -> list[float]:
+            """Batches of 20 calls every ~10 ms: a busy but well-behaved app, within its own meter."""
+            out: list[float] = []
+            while not until():
+                out += neighbour.command("callMethod", {"page": page, "method": "lat", "args": [20]})
+                time.sleep(0.01)
+            return out
+
+        t_end = time.monotonic() + baseline_s
+        quiet = sample(lambda: time.monotonic() > t_end)
+        rows.append({"flood": "quiet baseline", "ended": "-", "seconds": baseline_s, "n": len(quiet),
+                     "p50": _pct(quiet, 0.5), "p99": _pct(quiet, 0.99)})
+        flooder_bundle = compile_cached(flooder_src)
+        for i, name in enumerate(FLOODS):
+            flooder = host.start(flooder_bundle, app_id=f"wxflooder{i:07d}", user_id="mallory")
+            if not metered:
+                flooder.meter = Meter(BudgetConfig(enabled=False))
+            flooder.launch()
+            fpage = flooder.command("pages", {})[0]["page"]
+            outcome: dict[str, Any] = {}
+
+            def drive(f=flooder, fp=fpage, m=f"m{i}", out=outcome) -> None:
+                t0 = time.monotonic()
+                try:
+                    out["result"] = f.command("callMethod", {"page": fp, "method": m, "args": []})
+                    while f.next_timer_ms() is not None or f.has_pending():  # timers keep it going
+                        if time.monotonic() - t0 > max_flood_s:
+                            out["ended"] = f"still running after {max_flood_s:g} s"
+                            break
+                        if not f.pump():
+                            time.sleep(0.001)
+                except RuntimeFault as e:
+                    out["ended"] = f"stopped: {type(e).__name__}"
+                out.setdefault("ended", "returned")
+                out["seconds"] = time.monotonic() - t0
+
+            th = threading.Thread(target=drive, daemon=True)
+            th.start()
+            time.sleep(0.05)
+            during = sample(lambda t=th: not t.is_alive())
+            th.join()
+            res = outcome.get("result")
+            ended = outcome["ended"]
+            if isinstance(res, dict) and "failed" in res:
+                ended = f"returned: {res['ok']} ok, {res['failed']} x '{res['first']}'" + (
+                    "" if ended == "returned" else f"; {ended}")
+            rows.append({"flood": name, "ended": ended, "seconds": outcome["seconds"], "n": len(during),
+                         "p50": _pct(during, 0.5), "p99": _pct(during, 0.99)})
+            flooder.close()
+        t_end = time.monotonic() + baseline_s
+        quiet = sample(lambda: time.monotonic() > t_end)
+        rows.append({"flood": "quiet again (noise check)", "ended": "-", "seconds": baseline_s, "n": len(quiet),
+                     "p50": _pct(quiet, 0.5), "p99": _pct(quiet, 0.99)})
+    finally:
+        host.close()
+    base50, base99 = rows[0]["p50"], rows[0]["p99"]
+    for r in rows:
+        r["x50"], r["x99"] = r["p50"] / base50, r["p99"] / base99
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--kill-rounds", type=int, default=20)
+    ap.add_argument("--no-floods", action="store_true", help="skip the neighbour-latency floods")
+    ap.add_argument("--unmetered", action="store_true",
+                    help="also run the floods with the flooder's meter off, for comparison (slow)")
     ns = ap.parse_args()
-    console = Console()
+    console = Console(width=max(160, Console().width))
     card = Card()
     with tempfile.TemporaryDirectory() as d:
         before, after = run_attacks(card, Path(d))
@@ -250,6 +379,20 @@ def main() -> None:
         console.print(f"  [red]{c}[/red]")
     console.print(f"victim bytes lost: {max(0, before - after)} of {before}")
     console.print(f"acknowledged writes lost after SIGKILL: {lost} of {acked}; corrupted values: {corrupted}")
+    for metered in [True, False] if ns.unmetered else [True] if not ns.no_floods else []:
+        with tempfile.TemporaryDirectory() as d:
+            rows = flood_latency(Path(d), metered=metered)
+        ft = Table(title="neighbour wx.getStorageSync latency while another instance floods (same host, same run)"
+                   + ("" if metered else ": flooder's meter OFF"))
+        for col in ("flood", "how it ended", "s", "samples", "p50 ms", "p99 ms", "p50 x quiet", "p99 x quiet"):
+            ft.add_column(col)
+        for r in rows:
+            ft.add_row(r["flood"], str(r["ended"]), f"{r['seconds']:.1f}", str(r["n"]), f"{r['p50']:.3f}",
+                       f"{r['p99']:.3f}", f"{r['x50']:.2f}", f"{r['x99']:.2f}")
+        console.print(ft)
+        console.print(f"cores: {os.cpu_count()}; each flood capped at 30 s (a command already running is "
+                      "not interrupted); " + ("the meter's defaults (minibox.apis.budget) are in force"
+                                              if metered else "the flooder's meter is off"))
     sys.exit(1 if card.escapes or card.crashes or lost or corrupted or after != before else 0)
 
 

@@ -79,12 +79,16 @@ def page(build: Callable[..., Bundle]) -> Callable[..., Renderer]:
 
 @pytest.fixture
 def errors(build: Callable[..., Bundle]) -> Callable[..., list[str]]:
-    """errors(files) -> the `file:line:col: message [code]` lines of the CompileErrors raised."""
+    """errors(files) -> the `file:line:col: message [code]` lines of every error: raised as
+    CompileErrors (the app's own files) or carried by the bundle (a file that fails alone)."""
 
     def run(files: dict[str, str | bytes]) -> list[str]:
-        with pytest.raises(CompileErrors) as info:
-            build(files)
-        return [str(e) for e in info.value.errors]
+        try:
+            bundle = build(files)
+        except CompileErrors as exc:
+            return [str(e) for e in exc.errors]
+        assert bundle.errors, "expected compile errors, the build had none"
+        return [str(e) for e in sorted(bundle.errors, key=lambda e: (e.file, e.line, e.column))]
 
     return run
 

@@ -38,4 +38,16 @@ def test_build_errors_exit_1_with_positions(tmp_path):
     res = runner.invoke(app, ["build", str(tmp_path / "demo"), "-o", str(tmp_path / "out")])
     assert res.exit_code == 1
     assert "pages/index/index.wxml:2:1: <text> is not closed (found </view>) [wxml-syntax]" in res.output
+    # the broken page fails alone: the bundle is written and names it
+    assert "open as error pages or empty components: pages/index/index" in res.output
+    assert (tmp_path / "out" / "bundle.json").is_file()
+
+
+def test_build_app_json_error_writes_nothing(tmp_path):
+    runner = CliRunner()
+    runner.invoke(app, ["new", str(tmp_path / "demo")])
+    (tmp_path / "demo" / "miniprogram" / "app.json").write_text('{"pages": [}')
+    res = runner.invoke(app, ["build", str(tmp_path / "demo"), "-o", str(tmp_path / "out")])
+    assert res.exit_code == 1
+    assert "app.json:1:" in res.output and "nothing written" in res.output
     assert not (tmp_path / "out").exists()

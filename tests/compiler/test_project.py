@@ -218,6 +218,7 @@ def test_miniprogram_root_and_compile_project_writes_dir(tmp_path, writer):
     assert bundle.out_dir == out
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
         "bundle.json",
+        "diagnostics.json",
         "logic.js",
         "render.js",
         "styles/app.css",

@@ -138,3 +138,13 @@ def test_expressions_cannot_reach_function_constructor(page):
         "{{f['constructor']}}|{{a['__proto__']}}</view>"
     )
     assert r({"a": [], "s": "x", "f": {}})[0]["c"] == [{"x": "|||"}]
+
+
+def test_es5_names_that_js_now_reserves_are_renamed(page):
+    # WeChat's wcc accepts these (iview-weapp's step component uses `var class`); properties keep their names
+    r = page(
+        '<wxs module="m">var class = "a"; var enum = 2;\n'
+        "module.exports = { c: function () { var o = {class: class, enum: enum}; return o.class + o.enum } };"
+        "</wxs><view>{{m.c()}}</view>"
+    )
+    assert r()[0]["c"] == [{"x": "a2"}]

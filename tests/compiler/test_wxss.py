@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from minibox.compiler import compile_to_memory
 from minibox.compiler.wxss import convert_rpx, style_scope
 
 
@@ -47,12 +48,30 @@ def test_import_cycle_and_missing_and_url(errors):
     ]
 
 
-def test_unsafe_css_and_unclosed_comment(errors):
+def test_unsafe_css_is_an_error_and_unclosed_comment_a_warning(errors, project):
     out = errors({"app.wxss": ".a{width:expression(alert(1))}\n.b{-moz-binding:url(x)}\n/* open"})
     assert out == [
         "app.wxss:1:10: unsafe CSS construct 'expression(' [wxss-unsafe]",
         "app.wxss:2:4: unsafe CSS construct '-moz-binding' [wxss-unsafe]",
-        "app.wxss:3:1: unclosed comment [wxss-syntax]",
+    ]
+    # as WeChat's wcsc: the rest of the file is a comment
+    bundle = compile_to_memory(project({"app.wxss": ".a{b:c}\n/* open"}))
+    assert [str(w) for w in bundle.warnings] == [
+        "app.wxss:2:1: warning: unclosed comment: the rest of the file is ignored [wxss-comment]"
+    ]
+
+
+def test_broken_structure_is_an_error(errors):
+    # what WeChat's wcsc refuses (see test_wcsc_differential.py)
+    out = errors({"app.wxss": '.a{b:c}}\n', "pages/index/index.wxss": '.a{b:"x}\n.c{d:e;;}\n{}\n.e{'})
+    assert out == [
+        "app.wxss:1:8: unexpected '}' [wxss-syntax]",
+        "pages/index/index.wxss:1:6: unterminated string [wxss-syntax]",
+    ]
+    out = errors({"app.wxss": ".c{d:e;;}\n", "pages/index/index.wxss": "{}\n", "a.wxss": ".e{"})
+    assert out == [
+        "app.wxss:1:8: empty declaration (';;') [wxss-syntax]",
+        "pages/index/index.wxss:1:1: a rule without a selector [wxss-syntax]",
     ]
 
 
@@ -69,3 +88,14 @@ def test_component_sheets_are_written(build):
     scope = style_scope("components/card/card")  # component sheets are isolated by class prefix
     assert b.text("styles/components/card/card.css") == f".{scope}--card{{padding:calc(var(--rpx) * 20)}}"
     assert b.config["components"]["components/card/card"]["styleScope"] == scope
+
+
+def test_javascript_scheme_is_refused_but_not_inside_a_name(errors, build):
+    out = errors({"app.wxss": '.a{background:url("javascript:alert(1)")}\n.b{background:url( JavaScript :x)}'})
+    assert out == [
+        "app.wxss:1:20: unsafe CSS construct 'javascript:' [wxss-unsafe]",
+        "app.wxss:2:20: unsafe CSS construct 'JavaScript :' [wxss-unsafe]",
+    ]
+    # an icon font's selector (wux-weapp's ion-logo-javascript) is a name, not a URL
+    bundle = build({"app.wxss": ".ion-logo-javascript::before { content: '\\f2b2'; }\n.javascript:hover{x:y}"})
+    assert not bundle.errors

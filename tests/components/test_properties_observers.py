@@ -163,3 +163,39 @@ def test_instances_do_not_share_data(make_project) -> None:
         assert page.query_selector("#a").text == "2/5"
         assert page.query_selector("#b").text == "1/0"
         assert page.query_selector("#b").data["items"] == [1]
+
+
+def test_property_observer_setting_own_value_back_does_not_loop(make_project) -> None:
+    # weui-miniprogram's slideview: the `buttons` observer decorates this.data.buttons and sets it back.
+    # WeChat compares the object it is given with the stored one (===): the same object is no change,
+    # so the observer does not fire again (minibox recursed until the stack overflowed). A new object
+    # with the same content is a change.
+    project = make_project({
+        "pages/p/p.wxml": "<c-s id='s' buttons='{{b}}'/>", "pages/p/p.js": "Page({data: {b: [{t: 'x'}]}})",
+        "pages/p/p.json": {"usingComponents": {"c-s": "/comp/s"}},
+        "comp/s.json": {"component": True}, "comp/s.wxml": "<view wx:for='{{buttons}}'>{{item.cls}}</view>",
+        "comp/s.js": """
+          Component({
+            properties: { buttons: { type: Array, value: [], observer() { this.decorate() } } },
+            data: { calls: 0 },
+            ready() { this.decorate() },
+            methods: {
+              decorate() {
+                this.data.calls += 1;
+                const b = this.data.buttons;
+                b.forEach(x => { x.cls = 'c-' + x.t });
+                this.setData({ buttons: b });
+              },
+              copy() { this.setData({ buttons: this.data.buttons.slice() }) },
+              calls() { return this.data.calls },
+            },
+          })""",
+    })
+    with launch(project) as mp:
+        assert mp.errors == []
+        s = mp.current_page.query_selector("#s")
+        assert s.text == "c-x"
+        assert s.call_method("calls") == 2  # the initial property value, then ready
+        s.call_method("copy")  # a new array: the observer fires (and its own set-back does not)
+        assert s.call_method("calls") == 3
+        assert mp.errors == []

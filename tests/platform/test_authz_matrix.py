@@ -31,7 +31,11 @@ from .conftest import PASSWORD, World, project_zip
 #: Routes anyone may call (login) or that hosts call with their own key.
 PUBLIC = {("POST", "/api/v1/auth/login"), ("GET", "/api/v1/health"), ("GET", "/api/v1/ping"),
           ("GET", "/api/v1/hosts/{host_id}/apps/{app_id}/update"), ("GET", "/api/v1/packages/{name}"),
-          ("GET", "/api/v1/trust/keyset"), ("GET", "/"), ("GET", "/console"), ("GET", "/console/{name}")}
+          ("GET", "/api/v1/trust/keyset"), ("GET", "/"), ("GET", "/console"), ("GET", "/console/{name}"),
+          ("POST", "/api/v1/telemetry"), ("GET", "/api/v1/telemetry/key")}
+# host-facing routes authenticate the host key, not a person (tests/platform/test_privacy.py)
+PUBLIC |= {("GET", "/api/v1/hosts/{host_id}/users/{user_id}/deletions"),
+           ("POST", "/api/v1/hosts/{host_id}/deletions/{order_id}/ack")}
 
 
 def route_action(route: APIRoute) -> str | None:
@@ -127,10 +131,14 @@ def request_kwargs(method: str, path: str, v: Victim, world: World) -> dict[str,
         ("PUT", "/api/v1/hosts/{host_id}/public-key"): {"public_key": HostKeyPair.generate().public_bytes().hex()},
         ("POST", "/api/v1/hosts/{host_id}/apps"): {"app_id": v.app_id},
         ("PUT", "/api/v1/org/upload-keys"): {"keys": []},
+        ("POST", "/api/v1/deletions"): {"user_id": "u1", "reason": "asked"},
+        ("PATCH", "/api/v1/me/preferences"): {"locale": "en"},
         ("POST", "/api/v1/me/password"): {"old_password": PASSWORD, "new_password": f"New-Password-{u}"},
     }
     if path.endswith(("/submit", "/approve", "/reject")):
         return {"json": {"comment": "x"}}
+    if (method, path) == ("POST", "/api/v1/advisories"):
+        return {"files": {"file": ("feed.json", b"[]", "application/json")}}
     if (method, path) == ("POST", "/api/v1/apps/{app_id}/versions"):
         return {"data": {"version": "9.9.9"}, "files": {"file": ("a.zip", b"PK", "application/zip")}}
     if (method, path) in bodies:

@@ -64,3 +64,32 @@ def test_clipboard_is_per_app(make_project, tmp_path) -> None:
             assert mp.current_page.data["got"] == "getClipboardData:fail no data"
     finally:
         host.close()
+
+
+QUICKSTART_PAGE = """
+const app = getApp()
+Page({
+  data: { userInfo: {}, hasUserInfo: false },
+  onLoad() {
+    // WeChat's quick-start template of 2018-2021, which many published apps are forked from: without
+    // open-type=getUserInfo it falls back to wx.getUserInfo (minibox had no such API: "not a function")
+    wx.getUserInfo({ success: (res) => { app.globalData.userInfo = res.userInfo; this.setData({ userInfo: res.userInfo, raw: res.rawData }) } })
+  },
+  profile() {
+    wx.getUserProfile({ desc: 'show your name' }).then((res) => this.setData({ profile: res.userInfo.nickName }))
+  },
+})
+"""
+
+
+def test_user_info_is_the_anonymous_profile(make_project) -> None:
+    project = make_project({"pages/p/p.wxml": "<view>{{userInfo.nickName}}</view>", "pages/p/p.js": QUICKSTART_PAGE,
+                            "app.js": "App({ globalData: { userInfo: null } })"})
+    with launch(project) as mp:
+        assert mp.errors == []
+        data = mp.current_page.data
+        assert data["userInfo"]["nickName"] == "微信用户" and data["userInfo"]["avatarUrl"] == ""
+        assert '"nickName":"微信用户"' in data["raw"]
+        mp.current_page.call_method("profile")
+        assert mp.current_page.data["profile"] == "微信用户"
+        assert mp.current_page.query_selector("view").text == "微信用户"

@@ -13,6 +13,7 @@ from websockets.sync.server import serve
 
 from minibox.host import Host, HostConfig
 from minibox.policy import AppGrants
+from minibox.policy.datamin import DataForms
 from minibox.testing import launch
 from tests.security.conftest import MapResolver, Pki, TlsServer
 from tests.security.conftest import pki as pki
@@ -183,6 +184,7 @@ def test_location_needs_declaration_consent_and_privacy(tmp_path, make_project, 
 
     host = Host(HostConfig(data_dir=tmp_path, consent=consent, privacy=lambda request: "agree",
                            location_provider=Provider()))
+    host.grants[APP] = AppGrants(data_forms=DataForms(location="precise"))  # the platform's grant
     try:
         with launch(location_project(make_project, declared), host=host, app_id=APP) as mp:
             mp.current_page.call_method("where")

@@ -179,3 +179,25 @@ def test_navigation_without_url_fails_in_callbacks(make_project, api: str) -> No
         mp.current_page.call_method("go")
         assert mp.current_page.data["msg"] == (
             f"{api}:fail parameter error: parameter.url should be String instead of Undefined;")
+
+
+def test_set_data_on_an_unloaded_page_is_ignored(make_project) -> None:
+    # wux-weapp's example app: the count-down page runs a timer it never clears; after reLaunch its
+    # setData reached the view for nodes the view had closed (PatchError in the host). WeChat ignores
+    # setData on an unloaded page: the data changes, nothing renders.
+    project = make_project({
+        "pages/a/a.wxml": "<view class='n'>{{n}}</view><view wx:for='{{list}}'>{{item}}</view>",
+        "pages/a/a.js": """
+          Page({ data: { n: 0, list: [] },
+            later() { setTimeout(() => this.setData({ n: 1, list: [1, 2] }, () => { getApp().done = true }), 100) } })""",
+        "pages/b/b.wxml": "<view class='b'>b</view>",
+        "app.js": "App({})",
+    })
+    with launch(project) as mp:
+        page_a = mp.current_page
+        # start the timer without letting it fire, then leave: it fires on the unloaded page
+        mp.instance.command("callMethod", {"page": page_a.id, "method": "later", "args": []})
+        mp.relaunch("/pages/b/b")
+        mp.advance(500)
+        assert mp.errors == []
+        assert mp.current_page.path == "pages/b/b" and mp.current_page.query_selector(".b").text == "b"

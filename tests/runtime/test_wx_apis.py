@@ -24,7 +24,8 @@ Page({
   },
   unknown() {
     return [typeof wx.definitelyNotAnApi, typeof wx.openBluetoothAdapter, typeof wx.getStorageSync, wx.canIUse('showToast'),
-            wx.canIUse('notAThing'), typeof wx.env.USER_DATA_PATH]
+            wx.canIUse('notAThing'), typeof wx.env.USER_DATA_PATH, wx.canIUse('button.open-type.getUserInfo'),
+            wx.canIUse('live-pusher')]
   },
   system() {
     const s = wx.getSystemInfoSync(), w = wx.getWindowInfo()
@@ -72,7 +73,7 @@ def test_storage_callbacks_and_promises(make_project) -> None:
 
 def test_unknown_apis_are_undefined(make_project) -> None:
     with launch(make_project({"pages/p/p.wxml": "<view/>", "pages/p/p.js": API_PAGE})) as mp:
-        assert mp.current_page.call_method("unknown") == ["undefined", "undefined", "function", True, False, "string"]
+        assert mp.current_page.call_method("unknown") == ["undefined", "undefined", "function", True, False, "string", True, False]
 
 
 def test_system_info(make_project) -> None:

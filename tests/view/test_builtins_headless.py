@@ -156,4 +156,6 @@ def test_button_open_types(make_project) -> None:  # type: ignore[no-untyped-def
         page.query_selector("#s").tap()
         assert shares[-1]["content"] == {"title": "T", "path": "/pages/a/a?from=button"}
         page.query_selector("#p").tap()
-        assert page.data["got"] == {"errMsg": "getPhoneNumber:fail no permission"}
+        # the host asks for the user's privacy agreement first; none given: WeChat's refusal
+        assert page.data["got"] == {"errMsg": "getPhoneNumber:fail privacy permission is not authorized",
+                                    "errno": 104}

@@ -17,6 +17,7 @@ from minibox.view.devserver import DevServer, screenshot_pages
 from .conftest import EXAMPLES, Sim, wait_for
 
 BROKEN_WXML = '<view class="a">\n  <text>{{ x </text>\n</view>\n'
+BROKEN_APP_JS = "App({ onLaunch() {\n"
 
 
 @pytest.fixture
@@ -25,20 +26,65 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_compile_errors_name_file_line_col(project: Path) -> None:
-    (project / "pages/stats/stats.wxml").write_text(BROKEN_WXML)
+    (project / "app.js").write_text(BROKEN_APP_JS)  # without app.js no page can run
     server = DevServer(project)
     try:
         assert server.served.bundle_dir is None
-        assert server.served.errors and server.served.errors[0].startswith("pages/stats/stats.wxml:2:")
+        assert server.served.errors and server.served.errors[0].startswith("app.js:")
     finally:
         server.stop()
 
 
-def test_cli_reports_compile_errors(project: Path, tmp_path: Path) -> None:
+def test_a_broken_page_fails_alone(project: Path) -> None:
     (project / "pages/stats/stats.wxml").write_text(BROKEN_WXML)
+    server = DevServer(project)
+    try:
+        assert server.served.bundle_dir is not None and server.served.errors == []
+        assert server.served.page_errors and server.served.page_errors[0].startswith("pages/stats/stats.wxml:2:")
+    finally:
+        server.stop()
+
+
+@pytest.mark.browser
+def test_a_broken_page_opens_as_an_error_page(project: Path, context: Any, tmp_path: Path) -> None:
+    (project / "pages/stats/stats.wxml").write_text(BROKEN_WXML)
+    with DevServer(project) as server:
+        sim = Sim(server, context.new_page()).open("pages/stats/stats")
+        page = sim.page
+        box = page.locator("wx-view.mb-error-page")
+        wait_for(lambda: box.count() == 1, "the error page")
+        assert box.locator(".mb-error-page__title").inner_text() == "This page could not be opened"
+        assert box.locator(".mb-error-page__reason").first.inner_text().startswith("pages/stats/stats.wxml:2:")
+        assert box.evaluate("n => getComputedStyle(n).textAlign") == "center"
+        page.locator("#mb-device-frame").screenshot(path=str(tmp_path / "error-page.png"))
+        console = page.locator("#mb-console-list .mb-console-error", has_text="pages/stats/stats.wxml:2:")
+        wait_for(lambda: console.count() >= 1, "the error in the console")
+        # the rest of the app runs: the home button opens the home page
+        page.locator(".mb-navbar-home").click()
+        wait_for(lambda: page.locator(".mb-navbar-text").inner_text() == "My todos", "the home page")
+        page.close()
+
+
+def test_cli_reports_compile_errors(project: Path, tmp_path: Path) -> None:
+    (project / "app.js").write_text(BROKEN_APP_JS)
     result = CliRunner().invoke(app, ["dev", str(project), "--screenshot", str(tmp_path / "shots")])
     assert result.exit_code == 1
-    assert "compile failed" in result.output and "pages/stats/stats.wxml:2:" in result.output
+    assert "compile failed" in result.output and "app.js:" in result.output
+
+
+@pytest.mark.browser
+def test_cli_screenshots_an_app_with_a_broken_page_and_exits_1(project: Path, tmp_path: Path) -> None:
+    (project / "pages/stats/stats.wxml").write_text(BROKEN_WXML)
+    out, results = tmp_path / "shots", []
+    # a thread of its own: the CLI starts its own Playwright, which refuses to nest in the fixture's
+    worker = threading.Thread(target=lambda: results.append(
+        CliRunner().invoke(app, ["dev", str(project), "--screenshot", str(out), "--no-discover-queries"])))
+    worker.start()
+    worker.join(timeout=120)
+    result = results[0]
+    assert result.exit_code == 1, result.output
+    assert "compiled with 1 error" in result.output and "pages/stats/stats.wxml:2:" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["pages__index__index.png", "pages__stats__stats.png"]
 
 
 def test_cli_refuses_unknown_device(project: Path) -> None:
@@ -59,12 +105,22 @@ def test_reload_on_change_and_errors_in_page(project: Path, context: Any) -> Non
             index_json.write_text('{ "navigationBarTitleText": "Changed" }')
             wait_for(lambda: sim.page.locator(".mb-navbar-text").count()
                      and sim.page.locator(".mb-navbar-text").inner_text() == "Changed", "the reloaded page")
+            # a broken page fails alone: the app reloads, the console names the file:line:col
             (project / "pages/stats/stats.wxml").write_text(BROKEN_WXML)
+            found = sim.page.locator("#mb-console-list .mb-console-error", has_text="pages/stats/stats.wxml:2:")
+            wait_for(lambda: found.count() == 1, "the page's compile error in the console")
+            assert not sim.page.locator("#mb-errors").is_visible()
+            wait_for(lambda: sim.page.locator(".mb-navbar-text").inner_text() == "Changed", "the app running")
+            state = httpx.get(server.url + "state").json()
+            assert state["errors"] == [] and state["pageErrors"][0].startswith("pages/stats/stats.wxml:2:")
+            # without app.js nothing runs: the overlay and the console say why
+            (project / "app.js").write_text(BROKEN_APP_JS)
             errors = sim.page.locator("#mb-errors")
             wait_for(lambda: errors.is_visible(), "the compile error overlay")
-            assert "pages/stats/stats.wxml:2:" in errors.inner_text()
+            assert "app.js:" in errors.inner_text()
+            assert sim.page.locator("#mb-console-list .mb-console-error", has_text="app.js:").count() == 1
             state = httpx.get(server.url + "state").json()
-            assert state["errors"][0].startswith("pages/stats/stats.wxml:2:")
+            assert state["errors"][0].startswith("app.js:")
             sim.page.close()
         finally:
             stop.set()

@@ -227,7 +227,11 @@ def _reply(ws: Any, kind: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("bad", [
     {"t": "event", "node": 1, "type": "eval"}, {"t": "event", "node": "1", "type": "tap"},
-    {"t": "navigate", "api": "reLaunch", "url": "/pages/other/other"}, {"t": "pageEvent", "type": "onLoad"},
+    {"t": "navigate", "api": "navigateTo", "url": "/pages/other/other"},
+    {"t": "navigate", "api": "reLaunch", "url": "/pages/nope/nope"},  # the chrome reLaunches only to the app's pages
+    {"t": "navigate", "api": "reLaunch", "url": "https://evil.example/"},
+    {"t": "navigate", "api": "reLaunch", "url": "/pages/other/other?a=1\n#x"},
+    {"t": "navigate", "api": "reLaunch", "url": ["/pages/other/other"]}, {"t": "pageEvent", "type": "onLoad"},
     {"t": "prompt", "index": 99, "action": "confirm"}, {"t": "nope"}, [1, 2],
 ])
 def test_socket_refuses_bad_messages(socket: Any, bad: Any) -> None:

@@ -105,6 +105,10 @@ def _location(api: str):  # type: ignore[no-untyped-def]
         loc = dict(_provider(ctx, api).current(ctx, coord))
         if api == "getFuzzyLocation":
             loc = {"latitude": round(float(loc["latitude"]), 2), "longitude": round(float(loc["longitude"]), 2)}
+        minimiser = ctx.services.extra.get("minimiser")
+        grants = getattr(ctx.services.policy, "grants", None)
+        if minimiser is not None and grants is not None:  # the platform's dataForms.location for this app
+            loc = minimiser.location(grants.data_forms, loc)
         loc["errMsg"] = f"{api}:ok"
         return loc
     return handler

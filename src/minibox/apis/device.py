@@ -1,11 +1,13 @@
 """Device and account APIs the host answers: network type, clipboard, vibration, phone calls,
-login codes. Each goes through the host's providers so a bank decides what a mini-program gets.
+login codes, the anonymous user profile (getUserInfo/getUserProfile). Each goes through the host's
+providers so a bank decides what a mini-program gets.
 
 errMsg strings follow WeChat (`getClipboardData:fail no data` is ours where WeChat has none).
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,6 +91,20 @@ def login(ctx: CallContext, args: dict[str, Any]) -> dict[str, Any]:
     return {"code": code}
 
 
+#: What WeChat has answered getUserInfo and getUserProfile with since 2022: an anonymous profile
+#: ("微信用户", default avatar). Apps get a user's identity through login codes, never from here.
+ANONYMOUS_USER = {"nickName": "微信用户", "avatarUrl": "", "gender": 0, "country": "", "province": "",
+                  "city": "", "language": ""}
+
+
+def _user_info(api: str) -> Callable[[CallContext, dict[str, Any]], dict[str, Any]]:
+    def handler(ctx: CallContext, args: dict[str, Any]) -> dict[str, Any]:
+        user = dict(ANONYMOUS_USER)
+        return {"userInfo": user, "rawData": json.dumps(user, ensure_ascii=False, separators=(",", ":")),
+                "signature": "", "encryptedData": "", "iv": "", "errMsg": f"{api}:ok"}
+    return handler
+
+
 def check_session(ctx: CallContext, args: dict[str, Any]) -> dict[str, Any]:
     dev = _dev(ctx)
     if not any(v == (ctx.app_id, ctx.user_id) for v in dev.issued_codes.values()):
@@ -106,3 +122,6 @@ def register(registry: ApiRegistry) -> None:
     registry.register(ApiSpec("makePhoneCall", make_phone_call, {"phoneNumber": Arg(s, True)}))
     registry.register(ApiSpec("login", login, {"timeout": Arg((int, float))}))
     registry.register(ApiSpec("checkSession", check_session))
+    # the anonymous profile: WeChat's quick-start template (and the apps forked from it) call these
+    registry.register(ApiSpec("getUserInfo", _user_info("getUserInfo"), {"lang": Arg(s), "withCredentials": Arg((bool,))}))
+    registry.register(ApiSpec("getUserProfile", _user_info("getUserProfile"), {"desc": Arg(s), "lang": Arg(s)}))

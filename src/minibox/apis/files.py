@@ -112,6 +112,8 @@ def _wrap(api: str, fn: Fn) -> Fn:
             raise ApiError(f'{api}:fail invalid encoding "{e}"') from None
         except TypeError:
             raise ApiError(f"{api}:fail parameter error: parameter.data should be String/ArrayBuffer") from None
+        except UnicodeError:  # a path with a lone surrogate: no file can have that name
+            raise ApiError(f"{api}:fail invalid path") from None
         except OSError as e:  # a race or an OS refusal the checks did not foresee: no host detail leaks
             raise ApiError(f"{api}:fail {_OS_REASONS.get(e.errno or 0, 'operation not permitted')}") from None
         out["errMsg"] = f"{api}:ok"

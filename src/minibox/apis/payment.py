@@ -6,15 +6,20 @@ The merchant server (the bank's order service) creates orders with `PaymentServi
 and signs the pay parameters with its RSA key (`sign_pay_params`): RSA-SHA256 over
 `appId\\ntimeStamp\\nnonceStr\\npackage\\n`, as WeChat Pay v3. The host verifies, in this order:
 signType -> package form -> signature by the app's registered merchant key -> timestamp window ->
-nonce not seen -> order exists, belongs to this app and user, is unpaid and unexpired -> the host's
-confirmation (showing the order's amount) -> compare-and-set to paid.
+nonce not seen -> order exists, belongs to this app and user, is unpaid and unexpired -> the risk
+decision (minibox.risk: allow, step-up or refuse, from the device fingerprint, behaviour and the
+operator's rules) -> a step-up challenge when asked (TOTP or the host's own) -> the host's
+confirmation (showing the order's amount) -> compare-and-set to paid. Each step is a payment event
+(`dispute_record(prepay_id)`) and the risk decision is in the audit log with its reasons.
 
-errMsg: `requestPayment:fail cancel` is WeChat's; the others are ours, in WeChat's shape.
+errMsg: `requestPayment:fail cancel` is WeChat's; the others are ours, in WeChat's shape
+(`requestPayment:fail risk control refused`, `requestPayment:fail verification failed`).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 import sqlite3
 import threading
@@ -31,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from minibox.apis.pending import Pending
 from minibox.apis.registry import ApiError, ApiRegistry, ApiSpec, Arg, CallContext
+from minibox.risk import Decision, RiskEngine
 
 #: The pay parameters' timestamp must be within this many seconds of the host's clock.
 TIMESTAMP_WINDOW = 300
@@ -71,6 +77,38 @@ class PaymentRequest:
         self.future.set_result(False)
 
 
+@dataclass
+class StepUpRequest:
+    """A second factor the host must obtain before the confirmation (the risk engine asked for it).
+    The host draws the challenge and calls `answer(code)` (TOTP, when `totp_secret` is set) or
+    `passed()` / `failed()` for a challenge of its own."""
+
+    order: Order
+    decision: Decision
+    totp_secret: str | None = None
+    future: Future = field(default_factory=Future)
+
+    @property
+    def method(self) -> str:
+        return "totp" if self.totp_secret else "host"
+
+    def answer(self, code: str) -> bool:
+        import pyotp
+
+        ok = bool(self.totp_secret) and pyotp.TOTP(self.totp_secret).verify(str(code), valid_window=1)
+        if not self.future.done():
+            self.future.set_result(ok)
+        return ok
+
+    def passed(self) -> None:
+        if not self.future.done():
+            self.future.set_result(True)
+
+    def failed(self) -> None:
+        if not self.future.done():
+            self.future.set_result(False)
+
+
 def sign_pay_params(key: rsa.RSAPrivateKey, app_id: str, time_stamp: str, nonce: str, package: str) -> str:
     """What the merchant server does: the paySign over WeChat Pay's four lines."""
     message = f"{app_id}\n{time_stamp}\n{nonce}\n{package}\n".encode()
@@ -81,7 +119,9 @@ class PaymentService:
     """Orders in SQLite; merchant public keys per app; the host's confirmation callback."""
 
     def __init__(self, db_path: Path | str, *, confirm: Callable[[PaymentRequest], None] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, risk: RiskEngine | None = None, device: str = "",
+                 step_up: Callable[[StepUpRequest], None] | None = None,
+                 totp_secrets: Callable[[str], str | None] | None = None) -> None:
         self._db = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
@@ -90,6 +130,13 @@ class PaymentService:
             "description TEXT NOT NULL, status TEXT NOT NULL, expires_at REAL NOT NULL, paid_at REAL)")
         self._db.execute("CREATE TABLE IF NOT EXISTS nonces (app_id TEXT, nonce TEXT, seen_at REAL, "
                          "PRIMARY KEY (app_id, nonce))")
+        self._db.execute("CREATE TABLE IF NOT EXISTS payment_events (id INTEGER PRIMARY KEY, prepay_id TEXT NOT NULL,"
+                         " at REAL NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL)")
+        self._db.execute("CREATE INDEX IF NOT EXISTS payment_events_order ON payment_events (prepay_id, id)")
+        #: the risk engine (None: no risk control), this device's fingerprint, the host's step-up
+        #: challenge and, for TOTP step-up, the user's TOTP secret
+        self.risk, self.device, self.step_up, self.totp_secrets = risk, device, step_up, totp_secrets
+        self.step_ups: list[StepUpRequest] = []
         self._lock = threading.Lock()
         self.merchant_keys: dict[str, rsa.RSAPublicKey] = {}
         self.confirm = confirm
@@ -159,32 +206,106 @@ class PaymentService:
             raise ApiError(f"{API}:fail order expired")
         return order
 
-    def _settle(self, order: Order, confirmed: bool) -> dict[str, Any]:
+    def event(self, prepay_id: str, kind: str, data: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute("INSERT INTO payment_events (prepay_id, at, kind, data) VALUES (?, ?, ?, ?)",
+                             (prepay_id, self.clock(), kind, json.dumps(data, sort_keys=True)))
+
+    def dispute_record(self, prepay_id: str) -> dict[str, Any] | None:
+        """Everything about one payment, for a dispute: the order, its risk decision, the step-up and
+        the user's confirmation, in order, with times."""
+        row = self._db.execute("SELECT prepay_id, app_id, user_id, amount_fen, description, status, expires_at,"
+                               " paid_at FROM orders WHERE prepay_id = ?", (prepay_id,)).fetchone()
+        if row is None:
+            return None
+        keys = ("prepay_id", "app_id", "user_id", "amount_fen", "description", "status", "expires_at", "paid_at")
+        events = [{"at": at, "kind": kind, **json.loads(data)} for at, kind, data in self._db.execute(
+            "SELECT at, kind, data FROM payment_events WHERE prepay_id = ? ORDER BY id", (prepay_id,))]
+        return {"order": dict(zip(keys, row, strict=True)), "events": events}
+
+    def _settle(self, order: Order, confirmed: bool, attempt: int = 0) -> dict[str, Any]:
+        self.event(order.prepay_id, "confirmation", {"confirmed": confirmed})
         if not confirmed:
+            self._risk_outcome(attempt, "cancelled")
             raise ApiError(f"{API}:fail cancel")
         with self._lock:
             cur = self._db.execute("UPDATE orders SET status = 'paid', paid_at = ? "
                                    "WHERE prepay_id = ? AND status = 'created'", (self.clock(), order.prepay_id))
         if cur.rowcount != 1:
+            self.event(order.prepay_id, "settled", {"paid": False, "why": "order already paid"})
             raise ApiError(f"{API}:fail order already paid")
+        self.event(order.prepay_id, "settled", {"paid": True})
+        self._risk_outcome(attempt, "paid")
         return {}
+
+    def _risk_outcome(self, attempt: int, outcome: str) -> None:
+        if self.risk is not None and attempt:
+            self.risk.history.settle(attempt, outcome)
+
+    def _assess(self, ctx: CallContext, order: Order) -> Decision | None:
+        if self.risk is None:
+            return None
+        decision = self.risk.assess(ctx.app_id, ctx.user_id, self.device, order.amount_fen, order.prepay_id)
+        self.event(order.prepay_id, "risk", {**decision.as_dict(), "device": self.device})
+        audit = ctx.services.audit
+        if audit is not None:
+            audit.record("payment.risk", host=ctx.host_id, app=ctx.app_id, user=ctx.user_id,
+                         order=order.prepay_id, amount_fen=order.amount_fen, **decision.as_dict())
+        return decision
 
     def request_payment(self, ctx: CallContext, args: dict[str, Any]) -> Pending:
         order = self._check(ctx, args)
+        decision = self._assess(ctx, order)
+        attempt = decision.attempt_id if decision is not None else 0
+        if decision is not None and decision.outcome == "refuse":
+            self._risk_outcome(attempt, "refused")
+            raise ApiError(f"{API}:fail risk control refused")
         request = PaymentRequest(order)
         result: Future = Future()
 
         def decided(f: Future) -> None:
             try:
-                result.set_result(self._settle(order, bool(f.result())))
+                result.set_result(self._settle(order, bool(f.result()), attempt))
             except ApiError as exc:
                 result.set_exception(exc)
 
-        request.future.add_done_callback(decided)
-        self.pending.append(request)
-        if self.confirm is not None:
-            self.confirm(request)
-        return Pending(result, on_cancel=request.cancel, waits_for_user=True)
+        def confirm() -> None:
+            request.future.add_done_callback(decided)
+            self.pending.append(request)
+            if self.confirm is not None:
+                self.confirm(request)
+
+        if decision is None or decision.outcome == "allow":
+            confirm()
+            return Pending(result, on_cancel=request.cancel, waits_for_user=True)
+
+        secret = self.totp_secrets(ctx.user_id) if self.totp_secrets is not None else None
+        challenge = StepUpRequest(order, decision, secret)
+        if self.step_up is None and not secret:
+            self.event(order.prepay_id, "step_up", {"method": "none", "passed": False})
+            self._risk_outcome(attempt, "refused")
+            raise ApiError(f"{API}:fail risk control refused")  # no second factor available: fail closed
+
+        def stepped(f: Future) -> None:
+            passed = bool(f.result())
+            self.event(order.prepay_id, "step_up", {"method": challenge.method, "passed": passed})
+            if passed:
+                confirm()
+            else:
+                self._risk_outcome(attempt, "step_up_failed")
+                result.set_exception(ApiError(f"{API}:fail verification failed"))
+
+        challenge.future.add_done_callback(stepped)
+        self.step_ups.append(challenge)
+        if self.step_up is not None:
+            self.step_up(challenge)
+
+        def cancel() -> None:
+            challenge.failed()
+            if not request.future.done():
+                request.cancel()
+
+        return Pending(result, on_cancel=cancel, waits_for_user=True)
 
 
 def _service(ctx: CallContext) -> PaymentService:

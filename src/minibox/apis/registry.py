@@ -18,6 +18,9 @@ Handler = Callable[["CallContext", dict[str, Any]], JSONValue]
 class ApiError(Exception):
     """A failure reported to the mini-program as WeChat's `errMsg` (e.g. `getStorage:fail ...`)."""
 
+    #: set when the policy refused the call (scope, consent, allowlist), not the handler (telemetry)
+    denied = False
+
     def __init__(self, err_msg: str, errno: int | None = None) -> None:
         super().__init__(err_msg)
         self.err_msg = err_msg
@@ -135,7 +138,11 @@ class ApiRegistry:
         if not isinstance(args, dict):
             raise ApiError(f"{name}:fail parameter error: arguments must be an object")
         validate_args(spec, args)
-        ctx.services.policy.check(ctx, spec, args)
+        try:
+            ctx.services.policy.check(ctx, spec, args)
+        except ApiError as exc:
+            exc.denied = True
+            raise
         return spec, args
 
     def call(self, ctx: CallContext, name: str, args: Any) -> JSONValue:

@@ -14,7 +14,8 @@ from typing import Any
 
 from . import wxml
 from .errors import CompileError, CompileErrors, ErrorSink, line_col
-from .logic import check_logic, wrap_module
+from .jssyntax import check_syntax
+from .logic import build_logic
 from .project import Project, load_project
 from .wxs import WC_HELPER, CompiledWxs, compile_wxs, resolve_wxs
 from .wxss import WxssCompiler, style_scope
@@ -25,6 +26,16 @@ MAX_TEMPLATE_DEPTH = 64
 #: Largest number a `wx:for="{{n}}"` iterates up to.
 MAX_FOR_NUMBER = 100_000
 SOURCE_EXTS = (".js", ".wxml", ".wxss", ".wxs")
+#: The compiler's errors and warnings, kept in the bundle for the platform's check report.
+DIAGNOSTICS_FILE = "diagnostics.json"
+#: Files whose errors fail the whole app: without them no page can run.
+APP_FILES = frozenset({"app.json", "app.js", "app.wxss", "project.config.json"})
+#: Error codes that fail the whole app wherever they are (the package itself is unacceptable).
+FATAL_CODES = frozenset({"package-file", "output"})
+#: Error codes in app.json that concern one page only (that page is not found at run time).
+PAGE_CODES = frozenset({"missing-page"})
+#: Errors of a broken page or component kept in bundle.json for its error page.
+MAX_BROKEN_REASONS = 5
 
 Progress = Callable[[str, int, int], None]
 
@@ -36,6 +47,14 @@ class Bundle:
     config: dict[str, Any]
     files: dict[str, bytes] = field(default_factory=dict)
     out_dir: Path | None = None
+    #: Errors of files that fail alone (their pages open as error pages) and warnings.
+    errors: list[CompileError] = field(default_factory=list)
+    warnings: list[CompileError] = field(default_factory=list)
+
+    @property
+    def broken(self) -> dict[str, list[str]]:
+        """Pages and components that cannot run, with the first errors that broke them."""
+        return self.config.get("broken", {})
 
     def text(self, name: str) -> str:
         return self.files[name].decode("utf-8")
@@ -77,6 +96,10 @@ class BundleBuilder:
         self.p = project
         self.sink = sink
         self.progress = progress or (lambda _s, _i, _n: None)
+        #: WXML key -> (imported and included keys, .wxs files) for the broken-unit closure
+        self.wxml_deps: dict[str, tuple[list[str], list[str]]] = {}
+        #: pages and components whose WXSS (or an @import of it) failed
+        self.bad_styles: set[str] = set()
 
     def by_ext(self, ext: str) -> list[str]:
         return sorted(f for f in self.p.files if f.endswith(ext))
@@ -87,6 +110,12 @@ class BundleBuilder:
         files["logic.js"] = self.logic_js().encode("utf-8")
         files.update(self.styles())
         files.update(self.assets())
+        broken = self.broken_units()
+        diagnostics = {
+            "errors": [e.as_dict() for e in self.sink.errors],
+            "warnings": [w.as_dict() for w in self.sink.warnings],
+        }
+        files[DIAGNOSTICS_FILE] = json.dumps(diagnostics, ensure_ascii=False, indent=1).encode("utf-8")
         config = {
             "format": BUNDLE_FORMAT,
             "app": self.p.app,
@@ -99,12 +128,53 @@ class BundleBuilder:
                 k: {"json": v.json, "usingComponents": v.using, "styleScope": style_scope(k)}
                 for k, v in sorted(self.p.components.items())
             },
+            "broken": broken,
             "files": {k: hashlib.sha256(v).hexdigest() for k, v in sorted(files.items())},
         }
         files["bundle.json"] = json.dumps(config, sort_keys=True, ensure_ascii=False, indent=1).encode(
             "utf-8"
         )
-        return Bundle(config, files)
+        def order(e: CompileError) -> tuple[str, int, int]:
+            return (e.file, e.line, e.column)
+
+        errors, warnings = sorted(self.sink.errors, key=order), sorted(self.sink.warnings, key=order)
+        return Bundle(config, files, errors=errors, warnings=warnings)
+
+    # -- one broken file fails alone -------------------------------------------------------------------
+    def broken_units(self) -> dict[str, list[str]]:
+        """Pages and components that cannot run: an error in one of their own files, in a WXML file
+        their template imports or includes, or in a WXS module it uses."""
+        by_file: dict[str, list[CompileError]] = {}
+        for e in self.sink.errors:
+            by_file.setdefault(e.file, []).append(e)
+
+        def template_errors(key: str) -> list[CompileError]:
+            found: list[CompileError] = []
+            seen: set[str] = set()
+            stack = [key]
+            while stack:
+                k = stack.pop()
+                if k in seen:
+                    continue
+                seen.add(k)
+                found += by_file.get(k + ".wxml", [])
+                deps, wxs = self.wxml_deps.get(k, ([], []))
+                for w in wxs:
+                    found += by_file.get(w, [])
+                stack.extend(deps)
+            return found
+
+        units = [(page, page) for page in self.p.pages] + [(c, c) for c in self.p.components]
+        broken: dict[str, list[str]] = {}
+        for unit, base in units:
+            errs = [e for ext in (".json", ".js", ".wxss") for e in by_file.get(base + ext, [])]
+            errs += template_errors(base)
+            if not errs and base in self.bad_styles:
+                errs = [CompileError(base + ".wxss", 1, 1, "a stylesheet it imports failed to compile", "wxss")]
+            if errs:
+                uniq = sorted({str(e): e for e in errs}.values(), key=lambda e: (e.file, e.line, e.column))
+                broken[unit] = [str(e) for e in uniq[:MAX_BROKEN_REASONS]]
+        return broken
 
     # -- render.js ------------------------------------------------------------------------------------
     def render_js(self) -> str:
@@ -124,13 +194,13 @@ class BundleBuilder:
 
             compiled.append(wxml.compile_document(doc, self.sink, resolve))
         self.check_include_cycles(compiled, docs)
-        wxs_parts: list[CompiledWxs] = []
+        wxs_parts: list[tuple[str, CompiledWxs]] = []
         exists = self.p.files.__contains__
         for path in self.by_ext(".wxs"):
             src = self.p.text(path) or ""
             out, errs = compile_wxs(path, src, lambda s, path=path: resolve_wxs(s, path, exists))
             self.sink.extend(errs)
-            wxs_parts.append(out)
+            wxs_parts.append((path, out))
         for c in compiled:
             doc = docs[c.key + ".wxml"]
             for ref in c.wxs:
@@ -145,15 +215,28 @@ class BundleBuilder:
                     full_source=doc.source,
                 )
                 self.sink.extend(errs)
-                wxs_parts.append(out)
+                wxs_parts.append((doc.path, out))
+        # the engine parses every compiled chunk: one that does not parse (a construct the WXML or
+        # WXS stages translate wrongly) fails its own file, never the whole of render.js
+        chunks = [(f, w.js) for f, w in wxs_parts] + [(c.key + ".wxml", c.js) for c in compiled]
+        errored = self.sink.files_with_errors()
+        for file, js in chunks:
+            if file not in errored and (err := check_syntax(file, js)) is not None:
+                self.sink.add(file, 1, 1, f"minibox cannot translate this file yet ({err.message})", "internal")
+        bad = self.sink.files_with_errors()
+        for c in compiled:
+            deps = [*c.imports, *(k for k, _pos in c.includes)]
+            self.wxml_deps[c.key] = (deps, [r.path for r in c.wxs if r.source is None])
         head = (
             "(function () {\n"
             "var __mb = globalThis.__mb || (globalThis.__mb = {});\n"
             f"var MAX_TEMPLATE_DEPTH = {MAX_TEMPLATE_DEPTH}, MAX_FOR_NUMBER = {MAX_FOR_NUMBER};\n"
             "var WD = (function (__mb_wc) {\nvar WD = Object.create(null);\n"
         )
-        body = [head, *(w.js for w in wxs_parts), f"return WD;\n}})({WC_HELPER});\n", _runtime_js()]
-        body.extend(c.js for c in compiled)
+        # a file with errors is left out: its pages open as error pages, the rest of render.js runs
+        body = [head, *(w.js for f, w in wxs_parts if f not in bad), f"return WD;\n}})({WC_HELPER});\n"]
+        body.append(_runtime_js())
+        body.extend(c.js for c in compiled if c.key + ".wxml" not in bad)
         body.append("})();\n")
         return "".join(body)
 
@@ -169,7 +252,9 @@ class BundleBuilder:
                         " -> ".join([*stack[stack.index(target) :], target]) if target in stack else target
                     )
                     line, col = line_col(docs[key + ".wxml"].source, pos)
-                    self.sink.add(key + ".wxml", line, col, f"<include> cycle: {cycle}", "wxml-include-cycle")
+                    self.sink.warn(  # WeChat stops the loop at run time
+                        key + ".wxml", line, col, f"<include> cycle: {cycle}", "wxml-include-cycle"
+                    )
                 elif state.get(target) is None:
                     visit(target, [*stack, target])
             state[key] = 2
@@ -180,14 +265,9 @@ class BundleBuilder:
 
     # -- logic.js -------------------------------------------------------------------------------------
     def logic_js(self) -> str:
-        parts = []
-        js_files = self.by_ext(".js")
-        for k, path in enumerate(js_files):
-            self.progress(f"JS {path}", k, len(js_files))
-            src = self.p.text(path) or ""
-            self.sink.extend(check_logic(path, src))
-            parts.append(wrap_module(path, src))
-        return "".join(parts)
+        # each module: eval warnings, ES modules -> CommonJS, the engine's syntax check (a module that
+        # cannot be parsed throws when required, alone), line numbers kept (logic.py)
+        return build_logic(self.p.files, self.p.text, lambda e: self.sink.extend([e]), self.progress)
 
     # -- styles ---------------------------------------------------------------------------------------
     def styles(self) -> dict[str, bytes]:
@@ -199,7 +279,12 @@ class BundleBuilder:
         for base, component in targets:
             path = base + ".wxss"
             if path in self.p.files:
-                out[f"styles/{base}.css"] = comp.compile(path, component).encode("utf-8")
+                before = self.sink.error_reports
+                css = comp.compile(path, component)
+                if self.sink.error_reports > before:
+                    self.bad_styles.add(base)
+                    continue
+                out[f"styles/{base}.css"] = css.encode("utf-8")
         return out
 
     # -- assets ---------------------------------------------------------------------------------------
@@ -215,12 +300,27 @@ class BundleBuilder:
         return out
 
 
+def is_fatal(error: CompileError) -> bool:
+    """Whether an error fails the whole app rather than the pages and components that use its file."""
+    if error.is_warning:
+        return False
+    if error.code in FATAL_CODES:
+        return True
+    return error.file in APP_FILES and error.code not in PAGE_CODES
+
+
 def compile_to_memory(src_dir: Path, progress: Progress | None = None) -> Bundle:
-    """Compile a project without writing anything. Raises CompileErrors with every error found."""
+    """Compile a project without writing anything.
+
+    A file that cannot be compiled fails alone: the bundle names the pages and components it breaks
+    (`Bundle.broken`, which open as error pages) and carries every error and warning. Only errors in
+    the app's own files (app.json, app.js, app.wxss) or in the package itself raise CompileErrors."""
     sink = ErrorSink()
     project = load_project(Path(src_dir), sink)
-    bundle = BundleBuilder(project, sink, progress).build()
-    sink.raise_if_any()
+    builder = BundleBuilder(project, sink, progress)
+    bundle = builder.build()
+    if "app" in builder.bad_styles or any(is_fatal(e) for e in sink.errors):
+        raise CompileErrors(sink.errors, sink.warnings)
     return bundle
 
 

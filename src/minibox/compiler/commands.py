@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
 from .bundle import compile_project
-from .errors import CompileErrors
+from .errors import CompileError, CompileErrors
 
 STARTER_FILES: dict[str, str] = {
     "project.config.json": json.dumps(
@@ -67,6 +67,16 @@ def new_project(target: Path, name: str) -> list[Path]:
     return written
 
 
+def report_findings(errors: list[CompileError], warnings: list[CompileError]) -> None:
+    """Print warnings, then errors, each as file:line:col, and a count of both."""
+    for w in warnings:
+        typer.echo(str(w), err=True)
+    for e in errors:
+        typer.echo(str(e), err=True)
+    if errors or warnings:
+        typer.echo(f"{len(errors)} error(s), {len(warnings)} warning(s)", err=True)
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the `minibox` CLI."""
 
@@ -92,13 +102,21 @@ def register(app: typer.Typer) -> None:
                 bundle = compile_project(src, target, progress)
             except CompileErrors as errs:
                 bar.stop()
-                for e in errs:
-                    typer.echo(str(e), err=True)
-                typer.echo(f"{len(errs)} error(s); nothing written", err=True)
+                report_findings(errs.errors, errs.warnings)
+                typer.echo(f"{len(errs)} error(s) in the app's own files; nothing written", err=True)
                 raise typer.Exit(1) from None
+        report_findings(bundle.errors, bundle.warnings)
         n_pages = len(bundle.config["pages"])
         n_comp = len(bundle.config["components"])
         typer.echo(f"built {target} ({n_pages} pages, {n_comp} components, {len(bundle.files)} files)")
+        broken = bundle.broken
+        if broken:
+            typer.echo(
+                f"{len(bundle.errors)} error(s): these open as error pages or empty components: "
+                + ", ".join(sorted(broken)),
+                err=True,
+            )
+            raise typer.Exit(1)
 
     @app.command()
     def new(name: Annotated[str, typer.Argument(help="Directory of the new project.")]) -> None:

@@ -9,28 +9,52 @@ MAX_ERRORS = 500
 
 
 class CompileError(Exception):
-    """One error at a place in one source file (1-based line and column)."""
+    """One finding at a place in one source file (1-based line and column).
 
-    def __init__(self, file: str, line: int, column: int, message: str, code: str = "error") -> None:
+    `severity` is "error" (the file cannot be compiled) or "warning" (WeChat accepts it; so do we)."""
+
+    def __init__(
+        self, file: str, line: int, column: int, message: str, code: str = "error", severity: str = "error"
+    ) -> None:
         self.file = file
         self.line = line
         self.column = column
         self.message = message
         self.code = code
+        self.severity = severity
         super().__init__(str(self))
 
+    @property
+    def is_warning(self) -> bool:
+        return self.severity == "warning"
+
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.message} [{self.code}]"
+        tag = "warning: " if self.is_warning else ""
+        return f"{self.file}:{self.line}:{self.column}: {tag}{self.message} [{self.code}]"
 
     def __repr__(self) -> str:
-        return f"CompileError({self.file!r}, {self.line}, {self.column}, {self.message!r}, {self.code!r})"
+        return (
+            f"CompileError({self.file!r}, {self.line}, {self.column}, {self.message!r}, {self.code!r}, "
+            f"{self.severity!r})"
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "message": self.message,
+            "code": self.code,
+            "severity": self.severity,
+        }
 
 
 class CompileErrors(Exception):
     """Every error found in a file or a project, raised together."""
 
-    def __init__(self, errors: Iterable[CompileError]) -> None:
+    def __init__(self, errors: Iterable[CompileError], warnings: Iterable[CompileError] = ()) -> None:
         self.errors = sorted(errors, key=lambda e: (e.file, e.line, e.column))
+        self.warnings = sorted(warnings, key=lambda e: (e.file, e.line, e.column))
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -46,19 +70,38 @@ class CompileErrors(Exception):
 
 
 class ErrorSink:
-    """Collects errors while a stage keeps going, so later errors are still found."""
+    """Collects errors and warnings while a stage keeps going, so later findings are still made."""
 
     def __init__(self) -> None:
         self.errors: list[CompileError] = []
+        self.warnings: list[CompileError] = []
+        self._seen: set[tuple[str, int, int, str, str, str]] = set()
+        #: errors reported, repeats included: a stage compares it before and after to learn whether
+        #: its input failed (a shared file's error is kept once but fails each user)
+        self.error_reports = 0
+
+    def _keep(self, e: CompileError) -> None:
+        """Record `e` unless the same finding was made already (two stages may see one fault)."""
+        self.error_reports += not e.is_warning
+        key = (e.file, e.line, e.column, e.message, e.code, e.severity)
+        bucket = self.warnings if e.is_warning else self.errors
+        if key not in self._seen and len(bucket) < MAX_ERRORS:
+            self._seen.add(key)
+            bucket.append(e)
 
     def add(self, file: str, line: int, column: int, message: str, code: str = "error") -> None:
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append(CompileError(file, line, column, message, code))
+        self._keep(CompileError(file, line, column, message, code))
+
+    def warn(self, file: str, line: int, column: int, message: str, code: str = "warning") -> None:
+        """Something WeChat accepts but a developer should know about; it never fails a build."""
+        self._keep(CompileError(file, line, column, message, code, "warning"))
 
     def extend(self, errors: Iterable[CompileError]) -> None:
         for e in errors:
-            if len(self.errors) < MAX_ERRORS:
-                self.errors.append(e)
+            self._keep(e)
+
+    def files_with_errors(self) -> set[str]:
+        return {e.file for e in self.errors}
 
     def __bool__(self) -> bool:
         return bool(self.errors)

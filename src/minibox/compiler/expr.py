@@ -48,9 +48,6 @@ _BINARY = {
 }  # fmt: skip
 _UNARY_WORDS = frozenset({"typeof", "void"})
 _LITERAL_WORDS = {"true": True, "false": False, "null": None}
-_RESERVED = frozenset(
-    {"new", "delete", "in", "instanceof", "function", "this", "var", "let", "const", "return"}
-)
 
 
 @dataclass(slots=True)
@@ -234,8 +231,8 @@ class _Parser:
                 return ("lit", _LITERAL_WORDS[t.value])
             if t.value == "undefined":
                 return ("undef",)
-            if t.value in _RESERVED:
-                raise ExprError(t.pos, f"{t.value!r} is not allowed in WXML expressions")
+            # as WeChat: `new`, `in`, `this`... alone are plain data names (`{{new X()}}`, `{{a in b}}` still
+            # fail: two names in a row)
             return ("id", t.value)
         if t.kind == "op":
             if t.value == "(":
@@ -267,22 +264,16 @@ class _Parser:
             if self.at("..."):
                 self.next()
                 props.append(("spread", self.expression()))
-            elif t.kind in ("id", "str", "num"):
+            elif t.kind == "id":  # as WeChat: keys are plain names (no 'quoted', numeric or [computed] keys)
                 self.next()
-                key = _unescape(t.value[1:-1], t.pos) if t.kind == "str" else t.value
+                key = t.value
                 if self.at(":"):
                     self.next()
                     props.append(("kv", key, self.expression()))
-                elif t.kind == "id":
-                    props.append(("kv", key, ("id", key)))
                 else:
-                    raise ExprError(self.tok.pos, "expected ':' in object literal")
-            elif self.at("["):
-                self.next()
-                key_expr = self.expression()
-                self.expect("]")
-                self.expect(":")
-                props.append(("ckv", key_expr, self.expression()))
+                    props.append(("kv", key, ("id", key)))
+            elif t.kind in ("str", "num") or self.at("["):
+                raise ExprError(t.pos, "object keys must be plain names in WXML expressions")
             else:
                 raise ExprError(t.pos, f"unexpected {t.value or 'end of expression'!r} in object literal")
             if close == "end" and self.tok.kind == "end":

@@ -1,5 +1,6 @@
 """A lexical scanner for JavaScript (ES2023) source: enough to find tokens outside strings, comments,
-template literals and regular expressions. Used by the logic checks (`eval(`) and the WXS rewriter."""
+template literals and regular expressions. Used by the logic checks (`eval(`), the ES module transform
+(esm.py) and the WXS rewriter."""
 
 from __future__ import annotations
 
@@ -35,6 +36,10 @@ _REGEX_AFTER_WORDS = frozenset(
         "await",
     ]
 )
+
+
+#: Keywords whose parenthesised condition may be followed by a statement starting with a regex.
+_CONDITION_WORDS = frozenset(["if", "while", "for", "with"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +130,8 @@ def tokenize(src: str) -> list[Token]:
     """Tokens of `src`, without comments and whitespace. Raises JsSyntaxError."""
     out: list[Token] = []
     braces: list[str] = []  # "{" or "`" (inside a template substitution)
+    parens: list[bool] = []  # per open "(": whether it holds the condition of if/while/for/with
+    regex_after_close = False  # the last token is the ")" of such a condition: `if (x) /re/.test(y)`
     i = 0
     n = len(src)
     prev: Token | None = None
@@ -153,7 +160,7 @@ def tokenize(src: str) -> list[Token]:
             if not done:
                 braces.append("`")
             tok = Token("template", src[i:j], i, j)
-        elif c == "/" and _regex_allowed(prev):
+        elif c == "/" and (regex_after_close or _regex_allowed(prev)):
             j = _scan_regex(src, i)
             tok = Token("regex", src[i:j], i, j)
         else:
@@ -173,6 +180,7 @@ def tokenize(src: str) -> list[Token]:
                         tok = Token("ident", m2.group(), i, m2.end())
                         out.append(tok)
                         prev = tok
+                        regex_after_close = False
                         i = tok.end
                         continue
                     raise JsSyntaxError(i, f"unexpected character {c!r}")
@@ -181,6 +189,10 @@ def tokenize(src: str) -> list[Token]:
                     braces.append("{")
                 elif tok.value == "}" and braces:
                     braces.pop()
+                elif tok.value == "(":
+                    parens.append(prev is not None and prev.kind == "ident" and prev.value in _CONDITION_WORDS)
+        closes_condition = tok.value == ")" and tok.kind == "punct" and bool(parens) and parens.pop()
+        regex_after_close = closes_condition
         out.append(tok)
         prev = tok
         i = tok.end

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,84 @@ def locate(text: str, needle: str) -> tuple[int, int]:
     if idx < 0:
         return 1, 1
     return text.count("\n", 0, idx) + 1, idx - (text.rfind("\n", 0, idx) + 1) + 1
+
+
+_JSON_WS = " \t\r\n"
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+
+
+def _skip_ws(text: str, i: int) -> int:
+    while i < len(text) and text[i] in _JSON_WS:
+        i += 1
+    return i
+
+
+def _skip_value(text: str, i: int) -> int:
+    """Offset just past the JSON value at `i` (the text is known to be valid JSON)."""
+    i = _skip_ws(text, i)
+    if i >= len(text):
+        return i
+    ch = text[i]
+    if ch == '"':
+        m = _JSON_STRING.match(text, i)
+        return m.end() if m else len(text)
+    if ch in "[{":
+        depth = 0
+        while i < len(text):
+            ch = text[i]
+            if ch == '"':
+                m = _JSON_STRING.match(text, i)
+                i = m.end() if m else len(text)
+                continue
+            if ch in "[{":
+                depth += 1
+            elif ch in "]}":
+                depth -= 1
+                if depth == 0:
+                    return i + 1
+            i += 1
+        return i
+    while i < len(text) and text[i] not in ",]}" + _JSON_WS:
+        i += 1
+    return i
+
+
+def locate_path(text: str, path: list[str | int]) -> tuple[int, int]:
+    """(line, column) of the value at `path` (object keys, list indexes) in a JSON text: the deepest
+    part of the path that exists, so an error about `tabBar.list[1].text` points into item 1."""
+    i = _skip_ws(text, 1 if text.startswith("\ufeff") else 0)
+    found = i
+    for step in path:
+        if i >= len(text) or text[i] not in "[{":
+            break
+        opener = text[i]
+        i = _skip_ws(text, i + 1)
+        index, hit = 0, None
+        while i < len(text) and text[i] not in "]}":
+            if opener == "{":
+                m = _JSON_STRING.match(text, i)
+                if not m:
+                    break
+                try:
+                    key = json.loads(m.group(0))
+                except ValueError:
+                    key = None
+                i = _skip_ws(text, m.end())
+                i = _skip_ws(text, i + 1)  # the colon
+                if key == step:
+                    hit = i
+            elif index == step:
+                hit = i
+            if hit is not None:
+                break
+            i = _skip_ws(text, _skip_value(text, i))
+            if i < len(text) and text[i] == ",":
+                i = _skip_ws(text, i + 1)
+            index += 1
+        if hit is None:
+            break
+        i = found = hit
+    return text.count("\n", 0, found) + 1, found - (text.rfind("\n", 0, found) + 1) + 1
 
 
 class ProjectLoader:
@@ -359,16 +438,20 @@ class ProjectLoader:
         if not isinstance(items, list) or not TABBAR_MIN <= len(items) <= TABBAR_MAX:
             self.err("app.json", "tabBar", f"tabBar.list: must hold {TABBAR_MIN} to {TABBAR_MAX} items")
             return
+        text = self.project.text("app.json") or ""
         for i, item in enumerate(items):
             path = item.get("pagePath") if isinstance(item, dict) else None
             if not isinstance(path, str) or path.strip("/") not in self.project.pages:
-                self.err(
-                    "app.json",
-                    path if isinstance(path, str) else "tabBar",
-                    f"tabBar.list[{i}].pagePath: {path!r} is not a listed page",
+                line, col = locate_path(text, ["tabBar", "list", i, "pagePath"])
+                self.sink.add(
+                    "app.json", line, col, f"tabBar.list[{i}].pagePath: {path!r} is not a listed page", "config"
                 )
             elif not isinstance(item.get("text"), str):
-                self.err("app.json", path, f"tabBar.list[{i}].text: must be a string")
+                # WeChat draws the item with an empty label (an icon-only tab bar)
+                line, col = locate_path(text, ["tabBar", "list", i])
+                self.sink.warn(
+                    "app.json", line, col, f"tabBar.list[{i}].text: missing; the tab shows no label", "config"
+                )
 
     # -- components -----------------------------------------------------------------------------------
     def load_component(self, comp: str) -> ComponentInfo:

@@ -71,10 +71,13 @@ function $F(p) {
   f.T = T;
   return f;
 }
+var $IX = Object.create(null);  /* files being included: as WeChat, an include loop stops where it closes */
 function $inc(p, D, C, d) {
-  if (d > MAX_TEMPLATE_DEPTH) return;
+  if (d > MAX_TEMPLATE_DEPTH || $IX[p] === 1) return;
   var f = $F(p);
-  if (f) f.body(D, C, d + 1);
+  if (!f) return;
+  $IX[p] = 1;
+  try { f.body(D, C, d + 1); } finally { $IX[p] = 0; }
 }
 /* WXS modules: instantiated once per render.js load, on first use */
 function $W(p) {

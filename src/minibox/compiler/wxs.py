@@ -28,6 +28,9 @@ SHADOWED_GLOBALS = (
 )  # fmt: skip
 #: Identifiers WXS code may not use at all (checked on tokens, at compile time).
 FORBIDDEN_IDENTIFIERS = frozenset({"eval", "Function", "this", "__proto__"})
+#: Words WXS (an ES5 dialect) lets a program use as names but today's JS reserves: renamed on the way
+#: out (`var class = 1` -> `var class$wxs = 1`), except as a property name (`x.class`, `{class: 1}`).
+RENAMED_WORDS = frozenset({"class", "enum", "extends", "super", "export", "import"})
 #: String literals refused because they only serve to reach the JS object model.
 FORBIDDEN_STRINGS = frozenset({"constructor", "__proto__", "prototype"})
 _KEYWORDS = frozenset(
@@ -180,6 +183,13 @@ def compile_wxs(
                         requires[spec] = target
                 else:
                     err(t.start, "require() in WXS takes one string literal path", "wxs-require")
+            elif t.value in RENAMED_WORDS:
+                prev = toks[i - 1] if i > 0 else None
+                nxt = toks[i + 1] if i + 1 < len(toks) else None
+                is_property = prev is not None and prev.kind == "punct" and prev.value in (".", "?.")
+                is_key = (prev is not None and prev.value in ("{", ",") and nxt is not None and nxt.value == ":")
+                if not (is_property or is_key):
+                    edits.append((t.start, t.end, t.value + "$wxs"))
             elif (
                 t.value == "constructor"
                 and i > 0

@@ -19,7 +19,9 @@ _COMMENT = re.compile(r"/\*.*?\*/", re.S)
 _IMPORT = re.compile(r"""@import\s+(?:url\(\s*)?(["']?)([^"')\s;]*)\1\s*\)?\s*([^;]*);""")
 _VERBATIM = re.compile(r"\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'|url\([^)]*\)", re.S)
 _RPX = re.compile(r"(?<![\w.\-#])(-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?)rpx\b", re.I)
-_UNSAFE = re.compile(r"expression\s*\(|-moz-binding|(?<![\w-])behavior\s*:|javascript:", re.I)
+#: `javascript:` only as a URL scheme, never inside a name (`.ion-logo-javascript::before` is a selector)
+_UNSAFE = re.compile(r"expression\s*\(|-moz-binding|(?<![\w-])behavior\s*:"
+                     r"|(?:(?<=[(\s\"',=:])|^)javascript\s*:(?!:)", re.I | re.M)
 
 
 def convert_rpx(css: str) -> str:
@@ -144,6 +146,86 @@ def _scope_selectors(selectors: str, scope: str) -> str:
     return "".join(out)
 
 
+#: At-rules whose block holds rules rather than declarations.
+_RULE_BLOCKS = (*_NESTING_AT_RULES, "@keyframes", "@-webkit-keyframes")
+
+
+def check_structure(path: str, css: str, sink: ErrorSink) -> None:
+    """What WeChat's wcsc refuses in a sheet's structure (comments already blanked): an unterminated
+    string, an unbalanced brace, a block without a selector, an empty declaration (`;;`) and text left
+    over at the end of the file. (wcsc refuses more, in ways a browser recovers from; those stay accepted.)"""
+
+    def error(pos: int, message: str) -> None:
+        line, col = line_col(css, pos)
+        sink.add(path, line, col, message, "wxss-syntax")
+
+    n = len(css)
+    stack: list[tuple[int, bool]] = []  # (offset of `{`, holds declarations)
+    start = 0  # start of the current prelude or declaration
+    parens = 0
+    value_block = False  # wcsc: a `{` among declarations opens a group its `}` closes with the rule
+    i = 0
+    while i < n:
+        c = css[i]
+        if c in "\"'":
+            j = i + 1
+            while j < n and css[j] != c and css[j] != "\n":
+                j += 2 if css[j] == "\\" else 1
+            if j >= n or css[j] != c:
+                error(i, "unterminated string")
+                return
+            i = j + 1
+            continue
+        if c == "(":
+            parens += 1
+        elif c == ")":
+            parens = max(0, parens - 1)
+        elif parens:
+            pass
+        elif c == "{" and stack and stack[-1][1]:
+            value_block = True
+        elif value_block:
+            if c == "}":
+                stack.pop()
+                value_block = False
+                start = i + 1
+        elif c == "{":
+            prelude = css[start:i].strip()
+            if not prelude:
+                error(i, "a rule without a selector")
+                return
+            decls = not prelude.lower().startswith(_RULE_BLOCKS)
+            stack.append((i, decls))
+            start = i + 1
+        elif c == "}":
+            if not stack:
+                error(i, "unexpected '}'")
+                return
+            _, decls = stack.pop()
+            if decls and not _check_declaration(css, start, i, error):
+                return
+            start = i + 1
+        elif c == ";":
+            if stack and stack[-1][1] and not _check_declaration(css, start, i, error, last=False):
+                return
+            start = i + 1
+        i += 1
+    if stack:
+        error(stack[-1][0], "'{' is never closed")
+    elif css[start:].strip():
+        error(start + len(css[start:]) - len(css[start:].lstrip()), "unexpected text at the end of the sheet")
+
+
+def _check_declaration(css: str, start: int, end: int, error: Callable[[int, str], None], last: bool = True) -> bool:
+    text = css[start:end]
+    if not text.strip():
+        if last:  # `a:b;}`: the `;` before `}` is fine, `{}` too
+            return True
+        error(end, "empty declaration (';;')")
+        return False
+    return True
+
+
 def _blank_comments(src: str) -> str:
     return _COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), src)
 
@@ -170,15 +252,19 @@ class WxssCompiler:
             self.sink.add(path, 1, 1, f"stylesheet larger than {MAX_WXSS_CHARS} characters", "wxss-size")
             return ""
         start = src.find("/*")
+        truncated = False
         while start >= 0:
             end = src.find("*/", start + 2)
-            if end < 0:
+            if end < 0:  # as WeChat's wcsc: the rest of the file is a comment
                 line, col = line_col(src, start)
-                self.sink.add(path, line, col, "unclosed comment", "wxss-syntax")
+                self.sink.warn(path, line, col, "unclosed comment: the rest of the file is ignored", "wxss-comment")
                 src = src[:start]
+                truncated = True
                 break
             start = src.find("/*", end + 2)
         clean = _blank_comments(src)
+        if not truncated:  # a sheet cut short by an unclosed comment: wcsc's verdict varies, accept it
+            check_structure(path, clean, self.sink)
         for m in _UNSAFE.finditer(clean):
             line, col = line_col(clean, m.start())
             self.sink.add(path, line, col, f"unsafe CSS construct {m.group()!r}", "wxss-unsafe")

@@ -4,6 +4,7 @@ and starts one sandboxed `Instance` per running mini-program and user.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import ssl
 from collections.abc import Callable
@@ -11,18 +12,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from minibox.apis import analytics as analytics_api
 from minibox.apis import device as device_api
 from minibox.apis import payment as payment_api
 from minibox.apis import ui as ui_api
+from minibox.apis import userdata as userdata_api
+from minibox.apis.audit_log import AuditLog
 from minibox.apis.registry import ApiRegistry, Services
-from minibox.host.update import Updater
+from minibox.host.privacy import UserData
+from minibox.host.telemetry import Telemetry, TelemetryConfig
+from minibox.host.update import UpdateError, Updater
+from minibox.package.errors import SignatureError
 from minibox.policy import AppGrants, close_services, make_services, register_all
+from minibox.policy.datamin import CityResolver, DataFormError, DataForms, Minimiser, RelayNumbers
 from minibox.policy.permissions import ConsentCallback, PrivacyCallback, SettingsCallback
 from minibox.policy.storage import Owner, StorageService
 from minibox.policy.urlpolicy import Resolver
+from minibox.risk import DEFAULT_RULES, RiskEngine, RiskHistory, RuleSet, device_fingerprint
 from minibox.runtime.bundle import LoadedBundle
 from minibox.runtime.container import DEFAULT_SYSTEM_INFO, Instance, InstanceConfig, View
 from minibox.runtime.sandbox import WorkerLimits
+from minibox.securechannel import SecureOrigin
 
 #: Where a host keeps its master key unless told otherwise (a bank puts it in its HSM/KMS).
 MASTER_KEY_FILE = "master.key"
@@ -46,6 +59,20 @@ class HostConfig:
     resolver: Resolver | None = None
     ssl_context: ssl.SSLContext | None = None
     location_provider: Any = None
+    #: app id -> {backend host name: SecureOrigin}: wx.request to these hosts is signed (and
+    #: sealed) with the app's channel key, which the mini-program never sees (minibox.securechannel)
+    secure_channels: dict[str, dict[str, SecureOrigin]] = field(default_factory=dict)
+    #: The operator's risk rules for payments (minibox.risk; None turns risk control off), the
+    #: host's step-up challenge, and where a user's TOTP secret comes from for a TOTP step-up.
+    risk_rules: RuleSet | None = DEFAULT_RULES
+    step_up: Callable[[payment_api.StepUpRequest], None] | None = None
+    totp_secrets: Callable[[str], str | None] | None = None
+    #: The user's real phone number (for getPhoneNumber, handed out as the app's grant says) and a
+    #: city resolver for `dataForms.location = "city"` ((lat, lon) -> {city, latitude, longitude}).
+    phone_provider: Callable[[str], str | None] | None = None
+    city_resolver: CityResolver | None = None
+    #: Telemetry to the platform (minibox.host.telemetry); None records nothing.
+    telemetry: TelemetryConfig | None = None
 
 
 def default_registry() -> ApiRegistry:
@@ -53,19 +80,26 @@ def default_registry() -> ApiRegistry:
     registry = ApiRegistry()
     register_all(registry)  # storage, files, network, auth and privacy, host APIs
     ui_api.register(registry)
+    userdata_api.register(registry)
     device_api.register(registry)
     payment_api.register(registry)
+    analytics_api.register(registry)
     for name in BLOCKING_APIS:
         registry.update(name, offload=True)
     return registry
 
 
 def grants_from_allowlist(allowlist: dict[str, Any]) -> AppGrants:
-    """The platform's per-release allowlist (docs/internals.md, update check) as grants."""
+    """The platform's per-release allowlist (docs/internals.md, update check) as grants. A
+    `dataForms` the container cannot read leaves the most restrictive forms (fail closed)."""
+    try:
+        forms = DataForms.parse(allowlist.get("dataForms"))
+    except (DataFormError, TypeError):
+        forms = DataForms()
     return AppGrants.build(
         request=allowlist.get("request", ()), socket=allowlist.get("socket", ()),
         upload=allowlist.get("uploadFile", ()), download=allowlist.get("downloadFile", ()),
-        host_apis=frozenset(allowlist.get("hostApis", ())),
+        host_apis=frozenset(allowlist.get("hostApis", ())), data_forms=forms,
     )
 
 
@@ -108,8 +142,23 @@ class Host:
         self.grants: dict[str, AppGrants] = {}
         self.storage = StorageService(config.data_dir / "storage.db", self.master_key)
         self.device = device_api.DeviceService()
-        self.payment = payment_api.PaymentService(config.data_dir / "payment.db")
+        self.risk_history = RiskHistory(config.data_dir / "risk.db")
+        risk = RiskEngine(self.risk_history, config.risk_rules) if config.risk_rules is not None else None
+        self.payment = payment_api.PaymentService(
+            config.data_dir / "payment.db", risk=risk,
+            device=device_fingerprint(config.data_dir, self.master_key, config.system),
+            step_up=config.step_up, totp_secrets=config.totp_secrets)
         self.instances: list[Instance] = []
+        secret = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"minibox datamin").derive(self.master_key)
+        self.relay = RelayNumbers(config.data_dir / "relay.db", secret)
+        self.minimiser = Minimiser(secret, self.relay, config.city_resolver)
+        self.userdata = userdata_api.UserDataService(
+            self.minimiser, phone_provider=config.phone_provider, login_codes=self.device.issued_codes,
+            forms_of=lambda app_id: self.grants.get(app_id, AppGrants()).data_forms)
+        self.telemetry = (Telemetry(config.data_dir, config.host_id, self.master_key, config.telemetry)
+                          if config.telemetry is not None else None)
+        #: the user's rights: what each mini-program holds about them, and deleting it
+        self.user_data = UserData(self)
 
     def services_for(self, bundle: LoadedBundle, app_id: str, sink: _EventSink) -> Services:
         cfg = self.config
@@ -121,13 +170,17 @@ class Host:
             package_dir=bundle.root / "assets",
         )
         services.ui = ui_api.UiService()
-        services.extra.update(device=self.device, payment=self.payment)
+        if services.network is not None:
+            services.network.channels = {host.lower(): origin
+                                         for host, origin in cfg.secure_channels.get(app_id, {}).items()}
+        services.extra.update(device=self.device, payment=self.payment, minimiser=self.minimiser,
+                              userdata=self.userdata, telemetry=self.telemetry)
         return services
 
     def start(self, bundle: LoadedBundle | Path | str, *, app_id: str, user_id: str,
               views: list[View] | None = None, virtual_time: bool = False,
               limits: WorkerLimits | None = None, grants: AppGrants | None = None,
-              system: dict[str, Any] | None = None) -> Instance:
+              system: dict[str, Any] | None = None, version: str | None = None) -> Instance:
         """Start a sandboxed instance of `bundle` for `user_id`; the caller launches it.
         `system` overrides the device the instance sees (getSystemInfo), e.g. in the simulator."""
         if not isinstance(bundle, LoadedBundle):
@@ -143,6 +196,8 @@ class Host:
         sink.target = instance.api_event
         instance.views.extend(views or [])
         instance.on_close.append(lambda: close_services(services, Owner(cfg.host_id, app_id, user_id)))
+        if self.telemetry is not None:
+            self.telemetry.attach(instance, app_id=app_id, user_id=user_id, version=version)
         instance.start()
         self.instances.append(instance)
         return instance
@@ -153,13 +208,37 @@ class Host:
         package verification (also from the offline cache) -> a sandboxed instance whose grants
         come from the release's allowlist, never from the package."""
         package = updater.update(app_id, user_id, **attrs)
+        # the platform may have ordered this user's data deleted: carried out before the app runs
+        # unreachable, refused or not signed by the platform: nothing is deleted, the orders come again
+        with contextlib.suppress(UpdateError, SignatureError):
+            self.user_data.carry_out_orders(updater, user_id)
         current = updater.current(app_id) or {}
         grants = grants_from_allowlist(current.get("allowlist") or {})
-        return self.start(package.path, app_id=app_id, user_id=user_id, views=views, grants=grants)
+        return self.start(package.path, app_id=app_id, user_id=user_id, views=views, grants=grants,
+                          version=current.get("version"))
+
+    def export_dispute(self, prepay_id: str) -> dict[str, Any] | None:
+        """One payment for a dispute: the order, its risk decision, step-up, confirmation and
+        settlement, with the audit entries about it and the audit chain's head (so the export can
+        be checked against the log later)."""
+        record = self.payment.dispute_record(prepay_id)
+        if record is None:
+            return None
+        log = AuditLog(self.config.data_dir / "audit.jsonl")
+        seq, head = log.head()
+        record["audit"] = log.entries(event="payment.risk", order=prepay_id)
+        record["audit_head"] = {"seq": seq, "hash": head}
+        record["host_id"] = self.config.host_id
+        return record
 
     def close(self) -> None:
         for instance in self.instances:
             instance.close()
         self.instances.clear()
+        if self.telemetry is not None:
+            self.telemetry.close()
         self.storage.close()
         self.payment.close()
+        self.risk_history.close()
+        self.user_data.close()
+        self.relay.close()

@@ -37,7 +37,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from minibox.package import HostKeyPair, TrustStore, TrustStoreError, VerifiedPackage, verify_and_unpack
-from minibox.package.answer import verify_answer
+from minibox.package.answer import DELETIONS_CONTEXT, verify_answer
 from minibox.package.manifest import APP_ID_RE, SHA256_RE
 from minibox.package.trust import atomic_write
 
@@ -165,6 +165,33 @@ class Updater:
         doc = verify_answer(doc, self.trust.trusted_keys(), host_id=self.host_id, user_id=user_id,
                             now=self._now() if self._now else None)
         return self._parse_info(doc, app_id)
+
+    # -- deletion orders (minibox.platform.privacy) ----------------------------------------------
+    def deletion_orders(self, user_id: str) -> list[dict[str, Any]]:
+        """The platform's signed orders to delete `user_id`'s data that this host has not carried out."""
+        url = f"{self.base_url}/api/v1/hosts/{self.host_id}/users/{user_id}/deletions"
+        try:
+            with self._client.stream("GET", url) as response:
+                body = self._read_capped(response, MAX_CHECK_BYTES, url)
+        except httpx.TransportError as exc:
+            raise UpdateServerUnreachable("unreachable", self.base_url, f"{type(exc).__name__}: {exc}") from None
+        if response.status_code != 200:
+            raise UpdateProtocolError(f"http-{response.status_code}", url, body[:200].decode("utf-8", "replace"))
+        doc = verify_answer(self._json(body, url), self.trust.trusted_keys(), host_id=self.host_id,
+                            user_id=user_id, now=self._now() if self._now else None, context=DELETIONS_CONTEXT)
+        orders = doc.get("orders")
+        if doc.get("kind") != "deletions" or not isinstance(orders, list):
+            raise UpdateProtocolError("bad-deletions", url, "not a deletion answer")
+        return [o for o in orders if isinstance(o, dict) and isinstance(o.get("id"), int)]
+
+    def acknowledge_deletion(self, order_id: int, counts: dict[str, Any]) -> None:
+        url = f"{self.base_url}/api/v1/hosts/{self.host_id}/deletions/{order_id}/ack"
+        try:
+            response = self._client.post(url, json={"counts": counts})
+        except httpx.TransportError as exc:
+            raise UpdateServerUnreachable("unreachable", self.base_url, f"{type(exc).__name__}: {exc}") from None
+        if response.status_code != 200:
+            raise UpdateProtocolError(f"http-{response.status_code}", url, response.text[:200])
 
     def _read_capped(self, response: httpx.Response, cap: int, url: str) -> bytes:
         chunks, total = [], 0

@@ -19,21 +19,24 @@ from minibox.package.errors import SignatureError
 from minibox.package.keys import SigningKey, verify_signature
 
 CONTEXT = b"minibox-update-answer-v1\x00"
+#: Deletion orders for a user (minibox.platform.privacy), signed the same way under their own context.
+DELETIONS_CONTEXT = b"minibox-deletion-orders-v1\x00"
 #: An answer older than this is refused (a replayed answer cannot bring back an old allowlist).
 MAX_AGE = timedelta(hours=24)
 #: Clock skew tolerated for answers from the future.
 MAX_SKEW = timedelta(minutes=10)
 
 
-def sign_answer(signer: SigningKey, answer: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
+def sign_answer(signer: SigningKey, answer: dict[str, Any], now: datetime | None = None, *,
+                context: bytes = CONTEXT) -> dict[str, Any]:
     body = {k: v for k, v in answer.items() if k != "signature"}
     body["issued_at"] = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    sig = signer.sign(CONTEXT, canonical.dumps(body))
+    sig = signer.sign(context, canonical.dumps(body))
     return {**body, "signature": {"key_id": signer.key_id, "sig": base64.b64encode(sig).decode()}}
 
 
 def verify_answer(doc: dict[str, Any], keys: dict[str, Ed25519PublicKey], *, host_id: str, user_id: str,
-                  now: datetime | None = None) -> dict[str, Any]:
+                  now: datetime | None = None, context: bytes = CONTEXT) -> dict[str, Any]:
     """Check signature, host, user and age; return the answer without its signature."""
     sig = doc.get("signature")
     if not isinstance(sig, dict) or not isinstance(sig.get("key_id"), str) or not isinstance(sig.get("sig"), str):
@@ -47,7 +50,7 @@ def verify_answer(doc: dict[str, Any], keys: dict[str, Ed25519PublicKey], *, hos
         message = canonical.dumps(body)
     except (ValueError, TypeError):
         raise SignatureError("bad-signature", doc.get("app_id"), "malformed update answer signature") from None
-    verify_signature(key, raw, CONTEXT, message, entry="update answer")
+    verify_signature(key, raw, context, message, entry="update answer")
     if body.get("host_id") != host_id or body.get("user_id") != user_id:
         raise SignatureError("wrong-audience", doc.get("app_id"),
                              f"answer is for host {body.get('host_id')!r} user {body.get('user_id')!r}")

@@ -5,7 +5,7 @@ manifest (`check_entry_path`, `check_layout`, `check_limits`) run over the whole
 a single byte is written; `check_content` runs on each entry's bytes after they were inflated
 (bounded by the declared size) and before they are written.
 
-Bundle layout (docs/internals.md section 1): `bundle.json`, `logic.js`, `render.js`,
+Bundle layout (docs/internals.md section 1): `bundle.json`, `diagnostics.json`, `logic.js`, `render.js`,
 `styles/<path>.css`, `assets/<path>`. Executable code reaches the engine only as JS *source*
 in `logic.js` / `render.js`; engine bytecode is refused wherever it appears (SECURITY.md, Q2).
 """
@@ -34,7 +34,7 @@ MAX_PATH_BYTES = 255
 MAX_PATH_DEPTH = 16
 
 #: Top-level files of a compiled bundle that the engine or loader reads as text.
-TEXT_FILES = ("bundle.json", "logic.js", "render.js")
+TEXT_FILES = ("bundle.json", "diagnostics.json", "logic.js", "render.js")
 #: Extensions of executable code, never allowed among assets.
 CODE_EXTENSIONS = (".js", ".mjs", ".cjs", ".jsc", ".qjsc", ".qjs", ".wasm", ".wxs", ".bin", ".bc", ".pyc")
 #: QuickJS's `JS_WriteObject` output starts with its BC_VERSION byte (small, below 0x20 in every

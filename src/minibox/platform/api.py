@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from sqlalchemy.exc import DataError, IntegrityError, StatementError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -104,12 +104,16 @@ def routers() -> list[Any]:
     from minibox.platform.audit.routes import router as audit_router
     from minibox.platform.console import router as console_router
     from minibox.platform.hosts.routes import router as hosts_router
+    from minibox.platform.privacy.routes import router as privacy_router
     from minibox.platform.release.routes import router as release_router
     from minibox.platform.release.update_routes import router as update_router
     from minibox.platform.review.routes import router as review_router
+    from minibox.platform.supplychain.routes import router as supplychain_router
+    from minibox.platform.telemetry.routes import router as telemetry_router
 
-    return [system_router, accounts_router, apps_router, review_router, release_router, hosts_router,
-            audit_router, update_router, console_router]
+    # the host update check first: it is the hot path, and routes are matched in order
+    return [update_router, system_router, accounts_router, apps_router, review_router, release_router,
+            hosts_router, audit_router, supplychain_router, privacy_router, telemetry_router, console_router]
 
 
 def create_app(platform: Platform) -> FastAPI:
@@ -146,6 +150,13 @@ def create_app(platform: Platform) -> FastAPI:
     async def _data(_: Request, exc: DataError) -> JSONResponse:
         return JSONResponse(error_body("invalid_request", "a value is out of range"), status_code=400)
 
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _db_down(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", exc)
+        return JSONResponse(error_body("unavailable", "the database is unavailable; retry shortly"),
+                            status_code=503, headers={"Retry-After": "1"})
+
     @app.exception_handler(StatementError)
     async def _statement(_: Request, exc: StatementError) -> JSONResponse:
         log.exception("database statement failed")
@@ -157,4 +168,7 @@ def create_app(platform: Platform) -> FastAPI:
         return JSONResponse(error_body("internal_error", "internal error"), status_code=500)
 
     app.add_middleware(LimitsMiddleware)
+    from minibox.platform import metrics
+
+    metrics.install(app, platform)  # /metrics and per-route request metrics (outermost)
     return app

@@ -30,15 +30,29 @@ def server(data_dir: DataDir = Path("minibox-data"), database_url: DbUrl = None,
            host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
            port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_PORT,
            insecure_cookies: Annotated[bool, typer.Option(help="Session cookie without Secure (plain HTTP).")] = False,
+           workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (about one per core); "
+                                                "each is a replica with its own release snapshot.")] = 1,
+           access_log: Annotated[bool, typer.Option(help="Log every request (costs throughput on the update "
+                                                    "check; a TLS proxy in front usually logs them).")] = False,
            ) -> None:
     """Run the management platform (FastAPI on uvicorn); replicas may share one PostgreSQL."""
     import uvicorn
 
-    from minibox.platform.server import build_app
+    from minibox.platform.server import build_app, open_platform
+    from minibox.platform.settings import ENV_SECURE_COOKIES
 
-    app = build_app(_settings(data_dir, database_url, secure_cookies=not insecure_cookies))
-    typer.echo(f"minibox platform on http://{host}:{port} (docs at /docs)")
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
+    settings = _settings(data_dir, database_url, secure_cookies=not insecure_cookies)
+    typer.echo(f"minibox platform on http://{host}:{port} (docs at /docs), {workers} worker(s)")
+    if workers == 1:
+        uvicorn.run(build_app(settings), host=host, port=port, log_level="info", proxy_headers=False,
+                    access_log=access_log)
+        return
+    # migrate and create the keys once, then let each worker build its replica from the environment
+    open_platform(settings).db.dispose()
+    os.environ.update({ENV_DATA_DIR: str(settings.data_dir), ENV_DATABASE_URL: settings.database_url,
+                       ENV_SECURE_COOKIES: "0" if insecure_cookies else "1"})
+    uvicorn.run("minibox.platform.server:app_from_env", factory=True, workers=workers, host=host, port=port,
+                log_level="info", proxy_headers=False, access_log=access_log)
 
 
 def demo(port: Annotated[int, typer.Option(help="Port to listen on (127.0.0.1).")] = DEFAULT_PORT,
@@ -233,3 +247,6 @@ def register(app: typer.Typer) -> None:
     app.command("publish")(publish)
     app.add_typer(audit_app, name="audit")
     app.add_typer(org_app, name="org")
+    from minibox.platform.telemetry.commands import telemetry_app
+
+    app.add_typer(telemetry_app, name="telemetry")

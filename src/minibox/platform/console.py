@@ -1,7 +1,12 @@
-"""The minimal HTML console: static files that call the JSON API (the API is the product; docs at /docs)."""
+"""The operator console: a small vanilla-JS single-page app (no build step) that calls the JSON API.
+
+The console holds no authority of its own: every action is a call to `/api/v1/...` with the session
+cookie and the CSRF token, so the same routes, `permissions.POLICY` checks and services decide.
+"""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +22,18 @@ STATIC = Path(__file__).parent / "console_static"
 #: Only minibox's own script and style; no inline code, nothing from elsewhere, no framing (MGT-09).
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-FILES = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+FILES = {"app.js": "text/javascript; charset=utf-8", "i18n.js": "text/javascript; charset=utf-8",
+         "app.css": "text/css; charset=utf-8", "logo.svg": "image/svg+xml"}
+
+
+def totp_qr_svg(uri: str) -> str:
+    """The otpauth:// URI as a QR code in SVG, made here (no third party sees the TOTP secret)."""
+    import segno
+
+    buf = io.BytesIO()
+    segno.make(uri, error="m").save(buf, kind="svg", xmldecl=False, svgns=True, nl=False, scale=4, border=2,
+                                   svgclass="totp-qr", lineclass=None)
+    return buf.getvalue().decode()
 
 
 @router.get("/", include_in_schema=False)

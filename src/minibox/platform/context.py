@@ -39,6 +39,7 @@ class Platform:
     blobs: BlobStore
     audit_key: Ed25519PrivateKey
     package_signer: Any = None  # minibox.package.SigningKey once loaded
+    releases: Any = None  # minibox.platform.release.cache.ReleaseCache: the update check's snapshot
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,11 +70,26 @@ class Database:
             self.read_engine = self.write_engine
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
+        #: Called after a write transaction that bumped the release generation has committed, with a
+        #: `release.generation.Committed` (the replica's release cache refreshes itself there).
+        self.commit_hooks: list[Callable[[Any], None]] = []
+        #: Called by `dispose()` (background watchers stop there).
+        self.dispose_hooks: list[Callable[[], None]] = []
+        from minibox.platform.release.generation import track
+
+        track(self._write)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        with self._write() as s, s.begin():
-            yield s
+        from minibox.platform.release.generation import COMMITTED
+
+        with self._write() as s:
+            with s.begin():
+                yield s
+            committed = s.info.pop(COMMITTED, None)
+        if committed is not None:
+            for hook in list(self.commit_hooks):
+                hook(committed)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -94,6 +109,8 @@ class Database:
             conn.commit()
 
     def dispose(self) -> None:
+        for hook in list(self.dispose_hooks):
+            hook()
         self.write_engine.dispose()
         self.read_engine.dispose()
 
@@ -104,5 +121,8 @@ def import_models() -> None:
     from minibox.platform.apps import models as _p  # noqa: F401
     from minibox.platform.audit import models as _u  # noqa: F401
     from minibox.platform.hosts import models as _h  # noqa: F401
+    from minibox.platform.privacy import models as _d  # noqa: F401
     from minibox.platform.release import models as _r  # noqa: F401
     from minibox.platform.review import models as _v  # noqa: F401
+    from minibox.platform.supplychain import models as _s  # noqa: F401
+    from minibox.platform.telemetry import models as _t  # noqa: F401

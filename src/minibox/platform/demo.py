@@ -117,7 +117,26 @@ def _publish_example(platform: Platform, who: dict[str, Principal], example: Pat
         review.decide(Ctx(s, platform, who["reviewer"]), app_id, "1.0.0", approve=True, comment="looks good")
     with platform.db.write() as s:
         release.release(Ctx(s, platform, who["operator"]), app_id, "1.0.0", rules=None, note="demo release")
+    _demo_story(platform, who, app_id, example)
     return {"app_id": app_id, "version": "1.0.0", "source": str(example), "checks_passed": report["passed"]}
+
+
+def _demo_story(platform: Platform, who: dict[str, Principal], app_id: str, example: Path) -> None:
+    """More of an app's life for the console to show: 1.1.0 approved and released to 10% of users
+    (grayscale over the full 1.0.0), 1.2.0 waiting for review, 1.3.0 uploaded and checked."""
+    data = zip_dir(example)
+    for version, note in (("1.1.0", "faster checkout"), ("1.2.0", "new coupons page"), ("1.3.0", "work in progress")):
+        with platform.db.write() as s:
+            apps.upload_version(Ctx(s, platform, who["developer"]), app_id, version=version, build=None,
+                                description=note, kind="source", data=data)
+    for version in ("1.1.0", "1.2.0"):
+        with platform.db.write() as s:
+            review.submit(Ctx(s, platform, who["developer"]), app_id, version, "ready for review")
+    with platform.db.write() as s:
+        review.decide(Ctx(s, platform, who["reviewer"]), app_id, "1.1.0", approve=True, comment="diff reviewed")
+    with platform.db.write() as s:
+        release.release(Ctx(s, platform, who["operator"]), app_id, "1.1.0", rules={"percentage": 10},
+                        note="grayscale: 10% first")
 
 
 def describe(state: DemoState, url: str) -> str:

@@ -20,6 +20,7 @@ POLICY: dict[str, frozenset[str]] = {
     "me.read": frozenset(ROLES),
     "me.logout": frozenset(ROLES),
     "me.password": frozenset(ROLES),
+    "me.preferences": frozenset(ROLES),
     "org.manage": frozenset({ADMIN}),
     "users.read": frozenset({ADMIN}),
     "users.manage": frozenset({ADMIN}),
@@ -35,11 +36,16 @@ POLICY: dict[str, frozenset[str]] = {
     "hosts.read": frozenset({ADMIN, OPERATOR}),
     "hosts.manage": frozenset({ADMIN}),
     "audit.read": frozenset({AUDITOR}),
+    "advisories.read": _GOVERN,
+    "advisories.manage": frozenset({ADMIN}),
+    "deletions.read": frozenset({ADMIN}),
+    "deletions.manage": frozenset({ADMIN}),
+    "telemetry.read": _GOVERN,
 }
 
 #: API token scope -> actions it unlocks (always intersected with the owner's role).
 TOKEN_SCOPES: dict[str, frozenset[str]] = {
-    "apps:read": frozenset({"me.read", "apps.read", "versions.read", "releases.read"}),
+    "apps:read": frozenset({"me.read", "apps.read", "versions.read", "releases.read", "telemetry.read"}),
     "versions:upload": frozenset({"me.read", "apps.read", "versions.read", "versions.upload"}),
     "versions:submit": frozenset({"me.read", "versions.read", "versions.submit"}),
 }

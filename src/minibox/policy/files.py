@@ -164,6 +164,10 @@ class FileService:
         self.temp_quota = temp_quota
 
     # -- fd plumbing ----------------------------------------------------------------------
+    def holds(self, o: Owner) -> bool:
+        """Whether this owner has a file area at all (never creates one)."""
+        return (self.root / name_digest(self._names, o.host, o.app, o.user)[:40]).is_dir()
+
     def owner_dir(self, o: Owner) -> Path:
         d = self.root / name_digest(self._names, o.host, o.app, o.user)[:40]
         if not d.is_dir():

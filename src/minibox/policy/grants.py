@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from minibox.policy.datamin import DataForms
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 #: The four domain lists of WeChat's console (request, socket, uploadFile, downloadFile).
@@ -33,6 +35,8 @@ class AppGrants:
     privacy_contract_name: str = ""
     allowed_networks: tuple[IPNetwork, ...] = ()
     app_version: str = "0"
+    #: the form in which user data reaches this app (minibox.policy.datamin)
+    data_forms: DataForms = field(default_factory=DataForms)
 
     @classmethod
     def build(

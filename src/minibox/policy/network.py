@@ -56,6 +56,7 @@ from minibox.policy.urlpolicy import (
     parse_url,
     vet_addresses,
 )
+from minibox.securechannel import ChannelError, SecureOrigin
 
 MAX_CONCURRENT_REQUESTS = 10
 MAX_SOCKETS = 5
@@ -173,6 +174,9 @@ class NetworkService:
         self._bg_timer: threading.Timer | None = None
         #: (kind, validated host, connected ip) of the last connections, for audits and tests.
         self.connections: deque[tuple[str, str, str]] = deque(maxlen=MAX_CONNECTION_LOG)
+        #: host name -> the secure channel to the app's own backend there (minibox.securechannel):
+        #: wx.request to it is signed (and sealed) by the host, its answer verified before delivery
+        self.channels: dict[str, SecureOrigin] = {}
 
     # -- policy ------------------------------------------------------------------------------
     def vet(self, kind: str, raw: Any) -> Target:
@@ -259,6 +263,15 @@ class NetworkService:
         left = deadline - time.monotonic()
         if left <= 0:
             raise NetError("timeout", "deadline")
+        channel = self.channels.get(t.url.host) if kind == "request" else None
+        signed = None
+        if channel is not None:
+            content = body.get("content", b"")
+            signed = channel.signer.sign_request(method, f"https://{t.url.authority}{t.url.target}", content,
+                                                 encrypt=channel.encrypt and bool(content))
+            headers = {k: v for k, v in headers.items() if not k.lower().startswith("x-mb-")} | signed.headers
+            if content or signed.body:
+                body = {**body, "content": signed.body}
         hdrs = {k: v.encode("utf-8", "surrogateescape") for k, v in
                 {**headers, "Host": t.url.authority, "Referer": self._referer(ctx)}.items()}
         url = httpx.URL(scheme="https", host=str(t.ip), port=t.url.effective_port,
@@ -283,7 +296,13 @@ class NetworkService:
                         if time.monotonic() > deadline:
                             raise NetError("timeout", "deadline")
                         chunks.append(chunk)
-                    return resp, b"".join(chunks)
+                    data = b"".join(chunks)
+                    if signed is not None and channel is not None:
+                        try:
+                            data = channel.signer.verify_response(signed, resp.status_code, resp.headers, data)
+                        except ChannelError as e:
+                            raise NetError("response signature invalid", f"channel:{e.rule}") from None
+                    return resp, data
                 finally:
                     resp.close()
         except httpx.TimeoutException:
@@ -351,7 +370,7 @@ class NetworkService:
             return array_buffer(raw)
         text = raw.decode(resp.encoding or "utf-8", "replace")
         if (data_type or "json") == "json":
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError, RecursionError):
                 return json.loads(text)
         return text
 
@@ -531,10 +550,10 @@ class _Socket:
             code, reason = (frame.code, frame.reason) if frame is not None else self._close_info()
         except ssl.SSLError:
             self.svc.emit(self.ticket, {"type": "error", "errMsg": "ssl hand shake error"})
-        except (OSError, TimeoutError) as e:
-            self.svc.emit(self.ticket, {"type": "error", "errMsg": f"connect failed: {type(e).__name__}"})
-        except Exception as e:  # websockets protocol errors (bad handshake, too big, ...)
-            self.svc.emit(self.ticket, {"type": "error", "errMsg": f"websocket error: {type(e).__name__}"})
+        except (OSError, TimeoutError):  # no exception names reach the mini-program
+            self.svc.emit(self.ticket, {"type": "error", "errMsg": "connect failed"})
+        except Exception:  # websockets protocol errors (bad handshake, too big, ...)
+            self.svc.emit(self.ticket, {"type": "error", "errMsg": "websocket error"})
         finally:
             self.done = True
             self._ready.set()

@@ -187,6 +187,13 @@ class PermissionService:
                                      (o.host, o.app, o.user, contract, time.time()))
             return agreed
 
+    def apps_of(self, host: str, user: str) -> list[str]:
+        """The apps holding consent decisions for a user on this host."""
+        with self._lock:
+            rows = self._db.execute("SELECT app FROM scopes WHERE host=? AND user=? UNION "
+                                    "SELECT app FROM privacy WHERE host=? AND user=?", (host, user, host, user))
+            return sorted({r[0] for r in rows.fetchall()})
+
     def forget(self, o: Owner) -> None:
         """The user deleted the mini-program: every decision is cleared."""
         self._audit("consent.forget", o)

@@ -7,8 +7,12 @@ from the host master key; the AAD binds a ciphertext to (host, app, user, key), 
 another app, user or key fails to decrypt and is reported as `StorageCorrupted`, never as data.
 
 Sizes follow WeChat: a key's size is len(utf8 key) + len(utf8 JSON value); at most 1 MB per key
-and 10 MB per app and user. A write is one transaction: after `set` returns, the value survives a
-SIGKILL of the process (and a power loss, with synchronous=FULL).
+and 10 MB per app and user, keys and values counted together, so many small keys reach the quota
+too; and at most `MAX_KEYS` keys (design choice: bounds the rows, whose encryption adds bytes that
+WeChat's count leaves out). Usage per owner is kept in `kv_usage`, updated in the same transaction
+as the row, so the quota check costs the same at the 10,000th key as at the first. A write is one
+transaction: after `set` returns, the value survives a SIGKILL of the process (and a power loss,
+with synchronous=FULL).
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from minibox.policy.keys import derive_key, encode_parts, name_digest
 MAX_ITEM_BYTES = 1024 * 1024
 #: WeChat: all storage of one app and user is at most 10 MB.
 MAX_TOTAL_BYTES = 10 * 1024 * 1024
+#: Keys per app and user (design choice; WeChat counts bytes only).
+MAX_KEYS = 100_000
 #: JSON nesting deeper than this is refused (Python's encoder would recurse).
 MAX_DEPTH = 256
 NONCE_BYTES = 12
@@ -41,6 +47,10 @@ CREATE TABLE IF NOT EXISTS kv (
   PRIMARY KEY (host, app, user, kid)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS kv_seq (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS kv_usage (
+  host TEXT NOT NULL, app TEXT NOT NULL, user TEXT NOT NULL, used INTEGER NOT NULL, keys INTEGER NOT NULL,
+  PRIMARY KEY (host, app, user)
+) WITHOUT ROWID;
 """
 
 
@@ -108,13 +118,15 @@ class StorageService:
     """Thread-safe; one instance may serve many (host, app, user) owners."""
 
     def __init__(self, db_path: str | os.PathLike[str], master_key: bytes, *,
-                 max_item: int = MAX_ITEM_BYTES, max_total: int = MAX_TOTAL_BYTES) -> None:
+                 max_item: int = MAX_ITEM_BYTES, max_total: int = MAX_TOTAL_BYTES,
+                 max_keys: int = MAX_KEYS) -> None:
         self.path = Path(db_path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._master = bytes(master_key)
         derive_key(self._master, "check")  # fail fast on a bad master key
         self.max_item = max_item
         self.max_total = max_total
+        self.max_keys = max_keys
         self._lock = threading.Lock()
         self._keys: dict[Owner, tuple[AESGCM, bytes]] = {}
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
@@ -164,13 +176,17 @@ class StorageService:
             cur = self._db.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
-                (used,) = cur.execute(
-                    "SELECT COALESCE(SUM(size),0) FROM kv WHERE host=? AND app=? AND user=? AND kid<>?",
-                    (o.host, o.app, o.user, kid)).fetchone()
-                if used + size > self.max_total:
-                    raise QuotaExceeded(f"{used + size} bytes > {self.max_total}")
-                row = cur.execute("SELECT seq FROM kv WHERE host=? AND app=? AND user=? AND kid=?",
+                row = cur.execute("SELECT seq, size FROM kv WHERE host=? AND app=? AND user=? AND kid=?",
                                   (o.host, o.app, o.user, kid)).fetchone()
+                used, keys = self._usage(cur, o)
+                used += size - (row[1] if row else 0)
+                keys += 0 if row else 1
+                if used > self.max_total:
+                    raise QuotaExceeded(f"{used} bytes > {self.max_total}")
+                if keys > self.max_keys:
+                    raise QuotaExceeded(f"{keys} keys > {self.max_keys}")
+                cur.execute("UPDATE kv_usage SET used=?, keys=? WHERE host=? AND app=? AND user=?",
+                            (used, keys, o.host, o.app, o.user))
                 if row is None:
                     cur.execute("INSERT INTO kv_seq(id, seq) VALUES (1, 1) "
                                 "ON CONFLICT(id) DO UPDATE SET seq = seq + 1")
@@ -184,6 +200,19 @@ class StorageService:
                 cur.execute("ROLLBACK")
                 raise
 
+    @staticmethod
+    def _usage(cur: sqlite3.Cursor, o: Owner) -> tuple[int, int]:
+        """(bytes, keys) of one owner, inside the caller's write transaction; computed once from
+        the rows when the usage row is missing (a database from before `kv_usage`)."""
+        row = cur.execute("SELECT used, keys FROM kv_usage WHERE host=? AND app=? AND user=?",
+                          (o.host, o.app, o.user)).fetchone()
+        if row is not None:
+            return int(row[0]), int(row[1])
+        used, keys = cur.execute("SELECT COALESCE(SUM(size),0), COUNT(*) FROM kv WHERE host=? AND app=? AND user=?",
+                                 (o.host, o.app, o.user)).fetchone()
+        cur.execute("INSERT INTO kv_usage VALUES (?,?,?,?,?)", (o.host, o.app, o.user, used, keys))
+        return int(used), int(keys)
+
     def get(self, o: Owner, key: str) -> Any:
         kid = self._kid(o, key)
         with self._lock:
@@ -195,13 +224,35 @@ class StorageService:
         return json.loads(plain)
 
     def remove(self, o: Owner, key: str) -> None:
+        kid = self._kid(o, key)
         with self._lock:
-            self._db.execute("DELETE FROM kv WHERE host=? AND app=? AND user=? AND kid=?",
-                             (o.host, o.app, o.user, self._kid(o, key)))
+            cur = self._db.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                row = cur.execute("SELECT size FROM kv WHERE host=? AND app=? AND user=? AND kid=?",
+                                  (o.host, o.app, o.user, kid)).fetchone()
+                if row is not None:
+                    used, keys = self._usage(cur, o)
+                    cur.execute("DELETE FROM kv WHERE host=? AND app=? AND user=? AND kid=?",
+                                (o.host, o.app, o.user, kid))
+                    cur.execute("UPDATE kv_usage SET used=?, keys=? WHERE host=? AND app=? AND user=?",
+                                (used - row[0], keys - 1, o.host, o.app, o.user))
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
 
     def clear(self, o: Owner) -> None:
         with self._lock:
-            self._db.execute("DELETE FROM kv WHERE host=? AND app=? AND user=?", (o.host, o.app, o.user))
+            cur = self._db.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                cur.execute("DELETE FROM kv WHERE host=? AND app=? AND user=?", (o.host, o.app, o.user))
+                cur.execute("DELETE FROM kv_usage WHERE host=? AND app=? AND user=?", (o.host, o.app, o.user))
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
 
     def info(self, o: Owner) -> dict[str, Any]:
         with self._lock:
@@ -211,6 +262,13 @@ class StorageService:
         keys = [self._open(o, "", "name", r[0]).decode("utf-8", "surrogatepass") for r in rows]
         used = sum(r[1] for r in rows)
         return {"keys": keys, "currentSize": -(-used // 1024), "limitSize": self.max_total // 1024}
+
+    def apps_of(self, host: str, user: str) -> list[str]:
+        """The apps holding storage for a user on this host (for the user's data overview)."""
+        with self._lock:
+            rows = self._db.execute("SELECT DISTINCT app FROM kv WHERE host=? AND user=? ORDER BY app",
+                                    (host, user)).fetchall()
+        return [r[0] for r in rows]
 
     def checksum(self, o: Owner) -> str:
         """A digest of one owner's decrypted contents, for tests and the scorecard."""

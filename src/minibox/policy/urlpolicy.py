@@ -12,10 +12,12 @@ Order of operations (the order is the argument):
 6. Allowlist: exact (host, port) match. An entry without a port admits only URLs without a port,
    not even `:443` (WeChat). For wss, an entry without a port admits any port (WeChat's current
    text); an entry with a port admits only that port.
-7. Resolve once (`Resolver`), vet *every* answer (`vet_addresses`): refused unless globally
-   routable or inside the host's configured `allowed_networks`; unspecified, multicast and cloud
-   metadata addresses are refused even then. IPv4-mapped, 6to4 and Teredo IPv6 addresses are
-   judged by the IPv4 address they carry.
+7. Resolve once (`Resolver`), vet *every* answer (`vet_addresses`) against one table,
+   `SPECIAL_PURPOSE` (every IANA IPv4 and IPv6 special-purpose block, multicast, site-local):
+   refused unless inside the host's configured `allowed_networks`; unspecified, "this network",
+   multicast, broadcast and cloud metadata addresses are refused even then. Addresses embedding
+   IPv4 (IPv4-mapped, IPv4-compatible, NAT64, 6to4, Teredo) are refused by their own block and the
+   IPv4 address they carry is vetted too; IPv4-mapped addresses are connected as IPv4.
 8. The caller connects to the vetted IP, with SNI and Host set to the validated name
    (`minibox.policy.network`), and repeats 1-7 for every redirect hop.
 """
@@ -37,10 +39,81 @@ from minibox.policy.grants import DOMAIN_KINDS, MAX_DOMAINS_PER_KIND, IPNetwork
 #: URLs longer than this are refused (design choice; WeChat documents none).
 MAX_URL_CHARS = 8192
 DEFAULT_PORTS = {"https": 443, "wss": 443}
-#: Never reachable, whatever the host's allowed networks say.
-ALWAYS_BLOCKED: tuple[IPNetwork, ...] = tuple(ipaddress.ip_network(n) for n in (
-    "0.0.0.0/8", "169.254.169.254/32", "100.100.100.200/32", "224.0.0.0/4", "255.255.255.255/32",
-    "::/128", "fd00:ec2::254/128", "ff00::/8"))
+#: The one table of address blocks minibox never connects to unless the host's configured
+#: `allowed_networks` says so: every entry of IANA's IPv4 and IPv6 Special-Purpose Address
+#: Registries (including the few marked "globally reachable": anycast and AS112 services are
+#: nothing a mini-program needs), plus multicast, deprecated site-local and IPv4-compatible IPv6.
+#: Each row: (block, rule name, always). `always` blocks are refused even inside allowed networks.
+#: Addresses that embed an IPv4 address (IPv4-mapped, IPv4-compatible, NAT64, 6to4, Teredo) are
+#: refused by their own block, and the IPv4 address they carry is vetted too.
+SPECIAL_PURPOSE: tuple[tuple[IPNetwork, str, bool], ...] = tuple(
+    (ipaddress.ip_network(net), rule, always) for net, rule, always in (
+        # IPv4 (RFC 6890 registry, as of 2025)
+        ("0.0.0.0/8", "this-network", True),
+        ("10.0.0.0/8", "private", False),
+        ("100.64.0.0/10", "shared-address-space", False),
+        ("127.0.0.0/8", "loopback", False),
+        ("169.254.0.0/16", "link-local", False),
+        ("169.254.169.254/32", "cloud-metadata", True),
+        ("100.100.100.200/32", "cloud-metadata", True),
+        ("172.16.0.0/12", "private", False),
+        ("192.0.0.0/24", "ietf-protocol-assignments", False),
+        ("192.0.2.0/24", "documentation", False),
+        ("192.31.196.0/24", "as112", False),
+        ("192.52.193.0/24", "amt", False),
+        ("192.88.99.0/24", "6to4-relay-anycast", False),
+        ("192.168.0.0/16", "private", False),
+        ("192.175.48.0/24", "as112", False),
+        ("198.18.0.0/15", "benchmarking", False),
+        ("198.51.100.0/24", "documentation", False),
+        ("203.0.113.0/24", "documentation", False),
+        ("224.0.0.0/4", "multicast", True),
+        ("240.0.0.0/4", "reserved", False),
+        ("255.255.255.255/32", "limited-broadcast", True),
+        # IPv6 (RFC 6890 registry, as of 2025)
+        ("::/128", "unspecified", True),
+        ("::1/128", "loopback", False),
+        ("::/96", "ipv4-compatible", False),
+        ("::ffff:0:0/96", "ipv4-mapped", False),
+        ("64:ff9b::/96", "nat64", False),
+        ("64:ff9b:1::/48", "nat64-local", False),
+        ("100::/64", "discard-only", False),
+        ("100:0:0:1::/64", "dummy-prefix", False),
+        ("2001::/23", "ietf-protocol-assignments", False),
+        ("2001::/32", "teredo", False),
+        ("2001:2::/48", "benchmarking", False),
+        ("2001:3::/32", "amt", False),
+        ("2001:4:112::/48", "as112", False),
+        ("2001:10::/28", "orchid", False),
+        ("2001:20::/28", "orchid", False),
+        ("2001:30::/28", "drone-remote-id", False),
+        ("2001:db8::/32", "documentation", False),
+        ("2002::/16", "6to4", False),
+        ("2620:4f:8000::/48", "as112", False),
+        ("3fff::/20", "documentation", False),
+        ("5f00::/16", "srv6-sid", False),
+        ("fc00::/7", "unique-local", False),
+        ("fd00:ec2::254/128", "cloud-metadata", True),
+        ("fe80::/10", "link-local", False),
+        ("fec0::/10", "site-local", False),
+        ("ff00::/8", "multicast", True),
+    ))
+#: Never reachable, whatever the host's allowed networks say (the `always` rows above).
+ALWAYS_BLOCKED: tuple[IPNetwork, ...] = tuple(n for n, _rule, always in SPECIAL_PURPOSE if always)
+
+
+def special_purpose(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[str, bool] | None:
+    """(rule, always) of the most specific special-purpose block holding `ip`, or None."""
+    best: tuple[int, str, bool] | None = None
+    for net, rule, always in SPECIAL_PURPOSE:
+        if net.version == ip.version and ip in net:
+            # `always` wins over the enclosing block's rule; otherwise the most specific block
+            key = (1 if always else 0, net.prefixlen)
+            if best is None or key > (1 if best[2] else 0, best[0]):
+                best = (net.prefixlen, rule, always)
+    return None if best is None else (best[1], best[2])
+
+
 #: Domains WeChat forbids in an allowlist.
 FORBIDDEN_DOMAINS = frozenset({"api.weixin.qq.com"})
 _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*$")
@@ -216,43 +289,63 @@ class SystemResolver:
         return list(dict.fromkeys(str(i[4][0]) for i in infos))
 
 
-def _embedded_v4(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return ip.ipv4_mapped
-        if ip.sixtofour is not None:
-            return ip.sixtofour
-        if ip.teredo is not None:
-            return ip.teredo[1]
-        if ip in ipaddress.ip_network("64:ff9b::/96") or ip in ipaddress.ip_network("::/96"):
-            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+_V4_COMPAT = ipaddress.ip_network("::/96")
+
+
+def embedded_v4(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries: IPv4-mapped, IPv4-compatible, NAT64 (well-known
+    prefix, and the last 32 bits of the local-use prefix), 6to4, Teredo (the client address)."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return None
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if ip in _NAT64 or ip in _NAT64_LOCAL or ip in _V4_COMPAT:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return None
 
 
+def _allowed(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, allowed_networks: Sequence[IPNetwork]) -> bool:
+    return any(ip.version == n.version and ip in n for n in allowed_networks)
+
+
 def vet_address(addr: str, allowed_networks: Sequence[IPNetwork] = ()) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """Return the address to connect to, or raise `AddressRefused` naming the rule."""
+    """Return the address to connect to, or raise `AddressRefused` naming the rule.
+
+    Every address is looked up in `SPECIAL_PURPOSE` (one table); an address that embeds an IPv4
+    address is refused by its own block and its IPv4 address is vetted too. An IPv4-mapped address
+    is that IPv4 address (judged and connected as such). Inside the host's `allowed_networks`, only
+    the `always` blocks are refused; outside, every special-purpose block and anything Python does
+    not consider global."""
     try:
         ip = ipaddress.ip_address(addr.split("%", 1)[0])
     except ValueError:
         raise AddressRefused("unparseable-address", addr) from None
     if "%" in addr:
         raise AddressRefused("scoped-address", addr)
-    candidates = [ip]
-    inner = _embedded_v4(ip)
-    if inner is not None:
-        candidates.append(inner)
+    inner = embedded_v4(ip)
+    mapped = isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None
+    # the address as it is connected to, then the IPv4 address it carries
+    candidates = [inner] if mapped and inner is not None else [ip] + ([inner] if inner is not None else [])
     for c in candidates:
-        if any(c.version == n.version and c in n for n in ALWAYS_BLOCKED):
-            raise AddressRefused("always-blocked", addr)
-    judged = inner if inner is not None else ip
-    connect = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped else ip
-    if any(judged.version == n.version and judged in n for n in allowed_networks):
-        return connect
-    if not judged.is_global:
-        rule = ("loopback" if judged.is_loopback else "link-local" if judged.is_link_local
-                else "private" if judged.is_private else "non-global")
-        raise AddressRefused(rule, addr)
-    return connect
+        hit = special_purpose(c)
+        if hit is not None and hit[1]:
+            raise AddressRefused(f"always-blocked:{hit[0]}", addr)
+    for c in candidates:
+        if _allowed(c, allowed_networks):
+            continue
+        hit = special_purpose(c)
+        if hit is not None:
+            prefix = "embedded-" if c is inner and not mapped else ""
+            raise AddressRefused(f"{prefix}{hit[0]}", addr)
+        if not c.is_global:
+            raise AddressRefused("non-global", addr)
+    return inner if mapped and inner is not None else ip
 
 
 def vet_addresses(addrs: Sequence[str], allowed_networks: Sequence[IPNetwork] = ()) -> list[

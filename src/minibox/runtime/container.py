@@ -17,17 +17,24 @@ from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
 from typing import Any, Protocol
 
+from minibox.apis.budget import BudgetConfig, Meter
 from minibox.apis.pending import Pending
 from minibox.apis.registry import ApiError, ApiRegistry, CallContext, Services
 from minibox.runtime.bundle import LoadedBundle, framework_sources
-from minibox.runtime.errors import RuntimeFault, WorkerCrashed
+from minibox.runtime.errors import RuntimeFault, ScriptError, WorkerCrashed
 from minibox.runtime.pool import default_pool
-from minibox.runtime.sandbox import STARTUP_BUDGET, WorkerLimits, WorkerProcess
+from minibox.runtime.sandbox import STARTUP_BUDGET, InstanceOverBudget, WorkerLimits, WorkerProcess
 
 log = logging.getLogger(__name__)
 
 #: Rounds of "the view has the patches -> run setData callbacks" in one turn before giving up.
 MAX_FLUSH_ROUNDS = 100
+#: Pause before answering each API call of an instance that has spent half its time burst.
+PRESSURE_PAUSE_S = 0.002
+#: Pause before answering a call refused by its family's rate limit (a loop of refused calls).
+REFUSED_PAUSE_S = 0.001
+#: The worker's CPU is read at most this often during a command that makes many API calls.
+CPU_SAMPLE_S = 0.005
 #: How far `wait_idle` may move a virtual clock forward in one call.
 DEFAULT_IDLE_HORIZON_MS = 60_000
 
@@ -108,6 +115,8 @@ class InstanceConfig:
     system: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SYSTEM_INFO))
     limits: WorkerLimits = field(default_factory=WorkerLimits)
     virtual_time: bool = False
+    #: what the instance may cost the host: a time budget and API rate limits (`minibox.apis.budget`)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
 
 
 class Instance:
@@ -128,6 +137,7 @@ class Instance:
         self._lock = threading.RLock()
         self._tickets = itertools.count(1)
         self._pending: dict[int, Pending] = {}
+        self._pending_api: dict[int, str] = {}
         self._completed: SimpleQueue[int] = SimpleQueue()
         self._api_events: SimpleQueue[tuple[Any, dict[str, Any]]] = SimpleQueue()
         self._next_timer: float | None = None
@@ -136,8 +146,15 @@ class Instance:
         self._launch_args: dict[str, Any] = {}
         self.crashed: RuntimeFault | None = None
         self.restarts = RestartPolicy()
+        self.meter = Meter(self.config.budget)
+        self._mark = time.monotonic()
+        self._cpu_mark: float | None = None
+        self._refused = False
         #: callbacks run once when the instance closes (the host releases its services)
         self.on_close: list[Callable[[], None]] = []
+        #: told `(api, outcome, errMsg)` of every answered API call, outcome "granted" | "denied" |
+        #: "failed" (the host's telemetry; never the mini-program)
+        self.api_observers: list[Callable[[str, str, str], None]] = []
 
     # ---- lifecycle ----
     def start(self) -> None:
@@ -151,6 +168,8 @@ class Instance:
                            "appId": self.config.app_id})
             msg = {"cmd": "init", "sources": sources, "config": config, "now": self.clock.now_ms(),
                    "limits": {"memory_bytes": self.config.limits.memory_bytes}}
+            # loading the framework and the bundle is not metered; API calls made meanwhile are
+            self._mark, self._cpu_mark = time.monotonic(), self._worker.cpu_seconds()
             self._handle_done(self._worker.request(msg, self._on_call, budget=STARTUP_BUDGET))
 
     def launch(self, path: str | None = None, query: str = "", scene: int = 1001) -> dict[str, Any]:
@@ -170,6 +189,7 @@ class Instance:
             if self._worker is not None:
                 self._worker.close()
             self.crashed = None
+            self.meter = Meter(self.config.budget)  # a fresh process starts with a fresh budget
             self._next_timer = None
             self._after_flush = False
             self._emit({"t": "restart"})
@@ -192,6 +212,7 @@ class Instance:
                 pending.on_cancel()
             pending.future.cancel()
         self._pending.clear()
+        self._pending_api.clear()
 
     def app_hide(self) -> None:
         """The host app went to the background: App.onHide, and in-flight requests get 5 s."""
@@ -228,16 +249,36 @@ class Instance:
             raise WorkerCrashed(f"instance is stopped: {self.crashed}")
         assert self._worker is not None, "start() first"
         msg = {"cmd": "call", "fn": fn, "args": args, "now": self.clock.now_ms()}
+        worker = self._worker
         try:
-            done = self._worker.request(msg, self._on_call)
+            self._mark, self._cpu_mark = time.monotonic(), worker.cpu_seconds()
+            try:
+                done = worker.request(msg, self._on_call)
+            finally:  # the engine's CPU since the last API call (each call charged its own)
+                within = self.meter.charge(engine_s=self._engine_since_mark(final=True))
+            if not within:
+                raise self._over_budget()
+            if self.meter.under_pressure:
+                worker.deprioritize()
         except RuntimeFault as exc:
-            if not self._worker.dead:
+            if not worker.dead:
                 raise  # a script error: the instance goes on
-            self.crashed = exc
-            self._emit({"t": "crash", "message": str(exc), "kind": type(exc).__name__})
+            self._stopped(exc)
             raise
         self._handle_done(done)
         return done.get("result")
+
+    def _stopped(self, exc: RuntimeFault) -> None:
+        self.crashed = exc
+        self._emit({"t": "crash", "message": str(exc), "kind": type(exc).__name__})
+
+    def _over_budget(self, what: str = "") -> InstanceOverBudget:
+        exc = InstanceOverBudget(what or (
+            f"mini-program used more than its time budget ({self.meter.describe()}, engine and host "
+            "time together) and was stopped"))
+        if self._worker is not None:
+            self._worker.kill(str(exc))
+        return exc
 
     def _handle_done(self, done: dict[str, Any]) -> None:
         self._next_timer = done.get("nextTimer")
@@ -257,7 +298,48 @@ class Instance:
             fn(message)
 
     # ---- the API bridge ----
+    def _engine_since_mark(self, final: bool = False) -> float:
+        """CPU the worker used since the last checkpoint (wall time if the OS does not say).
+        Between API calls less than `CPU_SAMPLE_S` apart it charges nothing yet: the next sample
+        counts everything since the checkpoint, so nothing is lost."""
+        worker, now = self._worker, time.monotonic()
+        if not final and self._cpu_mark is not None and now - self._mark < CPU_SAMPLE_S:
+            return 0.0
+        cpu = worker.cpu_seconds() if worker is not None and not worker.dead else None
+        if cpu is not None and self._cpu_mark is not None:
+            spent = max(0.0, cpu - self._cpu_mark)
+        else:
+            spent = max(0.0, now - self._mark)
+        self._mark, self._cpu_mark = now, cpu
+        return spent
+
     def _on_call(self, api: str, args: Any) -> dict[str, Any]:
+        # CPU, not wall time: an instance slowed down by a flooding neighbour is not charged for it
+        # (and time waiting for a person, a consent prompt, is no CPU at all)
+        engine = self._engine_since_mark()
+        c0 = time.thread_time()
+        self._refused = False
+        try:
+            return self._answer(api, args)
+        finally:  # engine time up to the call and host time on it are both the instance's cost
+            pressed = self.meter.under_pressure
+            pause = PRESSURE_PAUSE_S if pressed else REFUSED_PAUSE_S if self._refused else 0.0
+            within = self.meter.charge(engine_s=engine, host_s=time.thread_time() - c0 + pause)
+            if not within:
+                raise self._over_budget()  # the meter's verdict replaces the answer
+            if pause and self._worker is not None:
+                # back-pressure: a lower CPU priority, and a pause before each answer (charged as
+                # the instance's time, so it ends no later) leave the CPU and the GIL to others
+                if pressed:
+                    self._worker.deprioritize()
+                time.sleep(pause)
+                self._mark = time.monotonic()
+
+    def _answer(self, api: str, args: Any) -> dict[str, Any]:
+        if not self.meter.admit(api):
+            self._refused = True
+            self._observe_api(api, "denied", "api called too frequently")
+            return {"err": {"errMsg": f"{api.rsplit('.', 1)[-1]}:fail api called too frequently"}}
         try:
             spec = self.registry.get(api)
             if spec is not None and spec.kind == "async" and (spec.offload or spec.scope or spec.privacy):
@@ -267,19 +349,31 @@ class Instance:
                 spec, args = self.registry.prepare(self.ctx, api, args)
                 result = spec.handler(self.ctx, args)
         except ApiError as exc:
+            self._observe_api(api, "denied" if exc.denied else "failed", exc.err_msg)
             return {"err": exc.to_json()}
-        except Exception as exc:  # a host bug must not take the instance down
+        except Exception:  # a host bug must not take the instance down, nor leak its name
             log.exception("API %s failed", api)
-            return {"err": {"errMsg": f"{api}:fail internal error ({type(exc).__name__})"}}
+            self._observe_api(api, "failed", "internal error")
+            return {"err": {"errMsg": f"{api.rsplit('.', 1)[-1]}:fail internal error"}}
         if isinstance(result, Pending):
             ticket = next(self._tickets)
             self._pending[ticket] = result
+            self._pending_api[ticket] = api.rsplit(".", 1)[-1]
             result.future.add_done_callback(lambda _f, t=ticket: self._completed.put(t))
             return {"pending": ticket}
+        self._observe_api(api, "granted", "")
         return {"ok": result if result is not None else {}}
+
+    def _observe_api(self, api: str, outcome: str, err_msg: str) -> None:
+        for fn in self.api_observers:
+            try:
+                fn(api, outcome, err_msg)
+            except Exception:  # an observer's bug never changes the answer
+                log.exception("API observer failed")
 
     def _deliver(self, ticket: int) -> None:
         pending = self._pending.pop(ticket, None)
+        api = self._pending_api.pop(ticket, "api")
         if pending is None:
             return
         fut: Future = pending.future
@@ -288,11 +382,21 @@ class Instance:
         exc = fut.exception()
         if isinstance(exc, ApiError):
             reply: dict[str, Any] = {"err": exc.to_json()}
+            self._observe_api(api, "denied" if exc.denied else "failed", exc.err_msg)
         elif exc is not None:
-            reply = {"err": {"errMsg": f"fail internal error ({type(exc).__name__})"}}
+            log.error("API call (ticket %s) failed", ticket, exc_info=exc)
+            reply = {"err": {"errMsg": f"{api}:fail internal error"}}
+            self._observe_api(api, "failed", "internal error")
         else:
             reply = {"ok": fut.result() or {}}
-        self.command("resolve", {"ticket": ticket, "reply": reply})
+            self._observe_api(api, "granted", "")
+        try:
+            self.command("resolve", {"ticket": ticket, "reply": reply})
+        except ScriptError as exc:  # a result that cannot cross the bridge (too large or too deep)
+            if "could not be sent" not in str(exc):
+                raise
+            reply = {"err": {"errMsg": f"{api}:fail the result is too large or too deeply nested"}}
+            self.command("resolve", {"ticket": ticket, "reply": reply})
 
     def api_event(self, ticket: Any, event: dict[str, Any]) -> None:
         """A later event of a long-lived API object (a SocketTask message, ...). Thread-safe;
@@ -320,7 +424,14 @@ class Instance:
                     self.command("apiEvent", {"ticket": ticket, "event": event})
                 ran = True
             if self._next_timer is not None and self._next_timer <= self.clock.now_ms():
-                self.command("tick", {})
+                fired = self.command("tick", {})
+                count = fired.get("fired") if isinstance(fired, dict) else None
+                if isinstance(count, int) and not self.meter.timers(count):
+                    exc = self._over_budget(
+                        f"mini-program fired timer callbacks faster than {self.meter.describe_timers()} "
+                        "(a timer flood) and was stopped")
+                    self._stopped(exc)
+                    raise exc
                 ran = True
         return ran
 

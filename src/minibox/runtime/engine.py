@@ -46,8 +46,8 @@ class Engine:
         def guarded(arg: str) -> str:
             try:
                 return fn(arg)
-            except BaseException as exc:  # a Python exception must never cross into the engine
-                return json.dumps({"err": {"errMsg": f"host error: {type(exc).__name__}"}})
+            except BaseException:  # a Python exception (or its name) must never cross into the engine
+                return json.dumps({"err": {"errMsg": "bridge:fail internal error"}})
 
         self._ctx.add_callable(name, guarded)
 
@@ -57,14 +57,18 @@ class Engine:
             return self._ctx.eval(source)
         except quickjs.JSException as exc:
             raise self._translate(exc) from None
+        except Exception as exc:  # a value the binding cannot convert (a rope, a lone surrogate)
+            raise self._unconvertible(exc) from None
 
     def call_json(self, function: str, payload: str) -> str:
         """Call the global JS `function(payload)` and return its string result."""
-        fn = self._ctx.get(function)
         try:
+            fn = self._ctx.get(function)
             result = fn(payload)
         except quickjs.JSException as exc:
             raise self._translate(exc) from None
+        except Exception as exc:  # not callable, or a result the binding cannot convert
+            raise self._unconvertible(exc) from None
         return result if isinstance(result, str) else ""
 
     def drain_jobs(self) -> int:
@@ -76,12 +80,19 @@ class Engine:
                     break
             except quickjs.JSException as exc:
                 raise self._translate(exc) from None
+            except Exception as exc:
+                raise self._unconvertible(exc) from None
             ran += 1
         return ran
 
     def memory_used(self) -> int:
         info = self._ctx.memory()
         return int(info.get("memory_used_size", 0))
+
+    @staticmethod
+    def _unconvertible(exc: Exception) -> Exception:
+        del exc  # its type and text are the binding's, not the mini-program's business
+        return ScriptError("InternalError: a value could not leave the sandbox")
 
     def _translate(self, exc: Exception) -> Exception:
         text = str(exc)

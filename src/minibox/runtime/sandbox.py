@@ -40,6 +40,10 @@ STARTUP_BUDGET = 30.0
 
 CallHandler = Callable[[str, Any], dict[str, Any]]
 
+class InstanceOverBudget(ScriptTimeout):
+    """The instance spent more than its time budget (engine plus host time); it was stopped."""
+
+
 #: Environment variables a worker may see: enough to start Python, nothing of the host's secrets.
 _WORKER_ENV = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "SYSTEMROOT")
 #: Workers run in an empty directory: relative paths lead nowhere (and seccomp refuses opens).
@@ -73,10 +77,10 @@ class _FrameReader:
                 if len(self.buf) >= 4 + size:
                     body = bytes(self.buf[4 : 4 + size])
                     del self.buf[: 4 + size]
-                    try:
-                        return json.loads(body)
-                    except ValueError as exc:
-                        raise WorkerProtocolError(f"worker sent a frame that is not JSON: {exc}") from None
+                    try:  # size and nesting are checked before parsing
+                        return protocol.loads(body)
+                    except protocol.FrameError as exc:
+                        raise WorkerProtocolError(f"worker sent a bad frame: {exc}") from None
             remaining = deadline() - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
@@ -223,6 +227,11 @@ class WorkerProcess:
         self._reader = _FrameReader(self.proc.stdout.fileno())
         self.dead = False
         self.last_error: str | None = None
+        #: what the last command cost: engine CPU and host time spent on its API calls
+        self.last_engine_s = 0.0
+        self.last_host_s = 0.0
+        self.niced = False
+        self._stat_fd: int | None = None
 
     @property
     def pid(self) -> int:
@@ -235,12 +244,18 @@ class WorkerProcess:
         budget = self.limits.cpu_budget if budget is None else budget
         spent_on_host = 0.0
         start = time.monotonic()
+        cpu_start = self.cpu_seconds()
+        self.last_host_s = self.last_engine_s = 0.0
 
         def deadline() -> float:
             return start + budget + spent_on_host
 
         try:
-            self._send(message)
+            data = protocol.encode(message)
+        except protocol.FrameError as exc:  # e.g. a view event too deep to send: the worker goes on
+            raise ScriptError(f"Error: the command could not be sent to the sandbox: {exc}") from None
+        try:
+            self._write(data)
             while True:
                 frame = self._reader.read(deadline)
                 if not isinstance(frame, dict):
@@ -251,9 +266,15 @@ class WorkerProcess:
                 if kind != "call":
                     raise WorkerProtocolError(f"worker sent an unknown frame type {kind!r}")
                 t0 = time.monotonic()
-                reply = on_call(str(frame.get("api")), frame.get("args"))
+                api = str(frame.get("api"))
+                reply = on_call(api, frame.get("args"))
                 spent_on_host += time.monotonic() - t0
-                self._send({"t": "reply", **reply})
+                try:
+                    data = protocol.encode({"t": "reply", **reply})
+                except protocol.FrameError:
+                    data = protocol.encode({"t": "reply", "err": {
+                        "errMsg": f"{api}:fail the result is too large or too deeply nested to return"}})
+                self._write(data)
         except TimeoutError:
             self.kill(f"exceeded its CPU budget of {budget:g}s")
             raise ScriptTimeout(
@@ -265,6 +286,35 @@ class WorkerProcess:
         except WorkerProtocolError as exc:
             self.kill(str(exc))
             raise
+        except InstanceOverBudget as exc:  # raised by on_call: the meter stops the instance
+            self.kill(str(exc))
+            raise
+        finally:
+            cpu_end = self.cpu_seconds() if not self.dead else None
+            wall = time.monotonic() - start
+            self.last_host_s = spent_on_host
+            if cpu_start is not None and cpu_end is not None:
+                self.last_engine_s = max(0.0, cpu_end - cpu_start)
+            else:  # a killed worker's CPU is gone with it: count its wall time
+                self.last_engine_s = max(0.0, wall - spent_on_host)
+
+    def deprioritize(self) -> None:
+        """Run the worker at the lowest CPU priority (an instance spending its time budget fast)."""
+        if self.dead or self.niced:
+            return
+        self.niced = True
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, self.proc.pid, 19)
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time the worker process has used so far, if the OS says (Linux: schedstat, read
+        through a descriptor kept open, a few microseconds)."""
+        try:
+            if self._stat_fd is None:
+                self._stat_fd = os.open(f"/proc/{self.proc.pid}/schedstat", os.O_RDONLY)
+            return int(os.pread(self._stat_fd, 128, 0).split()[0]) / 1e9
+        except (OSError, IndexError, ValueError):
+            return None
 
     def _check_done(self, frame: dict[str, Any]) -> dict[str, Any]:
         err = frame.get("error")
@@ -279,8 +329,11 @@ class WorkerProcess:
         raise WorkerProtocolError(err.get("message", "protocol error"))
 
     def _send(self, message: dict[str, Any]) -> None:
+        self._write(protocol.encode(message))
+
+    def _write(self, data: bytes) -> None:
         assert self.proc.stdin is not None
-        self.proc.stdin.write(protocol.encode(message))
+        self.proc.stdin.write(data)
         self.proc.stdin.flush()
 
     def _reap(self) -> None:
@@ -320,6 +373,9 @@ class WorkerProcess:
     def close(self) -> None:
         """Stop the worker. It holds no state worth a graceful exit (storage lives in the host)."""
         self.kill("closed")
+        if self._stat_fd is not None:
+            os.close(self._stat_fd)
+            self._stat_fd = None
         for stream in (self.proc.stdin, self.proc.stdout, self._stderr):
             if stream is not None:
                 stream.close()

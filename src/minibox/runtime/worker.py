@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from typing import Any, BinaryIO
 
@@ -25,25 +26,80 @@ from minibox.runtime.engine import Engine, EngineLimits
 from minibox.runtime.errors import ScriptError, ScriptOutOfMemory
 from minibox.runtime.oslimits import apply_limits
 
+#: Runs before any other source. It takes the raw Python bridge function out of reach and puts a
+#: JS gate in front of it: a call that is not a string, is too long, or (as a string) could not
+#: cross into Python (a lone surrogate, or a rope the binding cannot convert: the binding would
+#: leave a Python exception set and the worker would die later with SystemError) gets the
+#: mini-program a WeChat-shaped `fail` and never reaches Python. Intrinsics are captured first.
+BRIDGE_BOOTSTRAP = """
+(function (raw, maxChars, maxDepth) {
+  "use strict";
+  var apply = Reflect.apply, exec = RegExp.prototype.exec, slice = String.prototype.slice;
+  var toWellFormed = String.prototype.toWellFormed, stringify = JSON.stringify;
+  var apiRe = /^\\{"api":"([A-Za-z0-9_.$]{1,64})"/;
+  function fail(api, why) { return '{"err":{"errMsg":' + apply(stringify, JSON, [api + ":fail " + why]) + "}}"; }
+  function hostCall(text) {
+    if (typeof text !== "string") return fail("bridge", "malformed call");
+    var m = apply(exec, apiRe, [apply(slice, text, [0, 80])]);
+    var api = m ? m[1] : "bridge";
+    if (text.length > maxChars) return fail(api, "parameter error: data exceeds the bridge limit of " + maxChars + " characters");
+    // a flat, well-formed copy: lone surrogates become U+FFFD (JSON.stringify escapes them anyway)
+    return raw(apply(toWellFormed, text, []));
+  }
+  Object.defineProperty(globalThis, "__host_call", { value: hostCall, writable: false, configurable: false, enumerable: false });
+  Object.defineProperty(globalThis, "__mbBridgeLimits", {
+    value: Object.freeze({ maxChars: maxChars, maxDepth: maxDepth }), writable: false, configurable: false });
+})(globalThis.__mb_raw_host_call, %d, %d);
+delete globalThis.__mb_raw_host_call;
+""" % (protocol.MAX_CALL_CHARS, protocol.MAX_CALL_DEPTH)
+
+
+_API_NAME = re.compile(r'\{"api":"([A-Za-z0-9_.$]{1,64})"')
+
+
+def _fail(api: str, why: str) -> str:
+    return json.dumps({"err": {"errMsg": f"{api}:fail {why}"}})
+
 
 class Worker:
     def __init__(self, inp: BinaryIO, out: BinaryIO) -> None:
         self.inp = inp
         self.out = out
         self.engine: Engine | None = None
+        #: set by a bridge call that lost the host: the worker exits once the engine returns
+        self.fatal: str | None = None
 
     def host_call(self, payload: str) -> str:
-        """Called from JS: forward a wx API call to the host and block for its answer."""
+        """Called from JS: forward a wx API call to the host and block for its answer.
+
+        Size and nesting are checked before parsing; every refusal is a WeChat-shaped `fail`."""
+        if not isinstance(payload, str):
+            return _fail("bridge", "malformed call")
+        head = _API_NAME.match(payload, 0, 80)
+        api = head.group(1) if head else "bridge"
+        why = protocol.check_json(payload, max_size=protocol.MAX_CALL_CHARS, max_depth=protocol.MAX_CALL_DEPTH)
+        if why is not None:
+            return _fail(api, f"parameter error: {why}")
         try:
             request = json.loads(payload)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError, MemoryError):
             request = None
         if not isinstance(request, dict) or not isinstance(request.get("api"), str):
-            return json.dumps({"err": {"errMsg": "bridge:fail malformed call"}})
-        protocol.write_frame(self.out, {"t": "call", "api": request.get("api"), "args": request.get("args")})
-        reply = protocol.read_frame(self.inp)
+            return _fail("bridge", "malformed call")
+        try:
+            frame = protocol.encode({"t": "call", "api": request.get("api"), "args": request.get("args")})
+        except protocol.FrameError:
+            return _fail(request["api"], "parameter error: data cannot cross the bridge")
+        try:
+            self.out.write(frame)
+            self.out.flush()
+            reply = protocol.read_frame(self.inp)
+        except (OSError, EOFError, protocol.FrameError) as exc:
+            self.fatal = f"the host pipe failed: {exc}"
+            return _fail(request["api"], "bridge closed")
         if not isinstance(reply, dict) or reply.get("t") != "reply":
-            raise SystemExit("host sent something other than a reply")
+            self.fatal = "host sent something other than a reply"
+            return _fail(request["api"], "bridge closed")
         return json.dumps({k: v for k, v in reply.items() if k != "t"})
 
     def handle(self, msg: dict[str, Any]) -> dict[str, Any]:
@@ -51,7 +107,8 @@ class Worker:
         if cmd == "init":
             limits = EngineLimits(**msg.get("limits", {}))
             self.engine = Engine(limits)
-            self.engine.expose("__host_call", self.host_call)
+            self.engine.expose("__mb_raw_host_call", self.host_call)
+            self.engine.eval(BRIDGE_BOOTSTRAP, "bridge.js")
             for name, text in msg["sources"]:
                 self.engine.eval(text, name)
             return self._run("init", {"config": msg["config"]}, msg.get("now", 0))
@@ -64,13 +121,21 @@ class Worker:
         if engine is None:
             return {"t": "done", "error": {"type": "protocol", "message": "not initialised", "stack": ""}}
         payload = json.dumps({"fn": fn, "args": args, "now": now})
-        result_text = engine.call_json("__mbDispatch", payload)
-        engine.drain_jobs()
-        collected_text = engine.call_json("__mbCollect", "")
+        try:
+            result_text = engine.call_json("__mbDispatch", payload)
+            engine.drain_jobs()
+            collected_text = engine.call_json("__mbCollect", "")
+        finally:
+            if self.fatal:
+                raise SystemExit(self.fatal)
+        for text in (collected_text, result_text):  # checked before parsing, as every message
+            why = protocol.check_json(text, max_size=protocol.MAX_FRAME_BYTES, max_depth=protocol.MAX_FRAME_DEPTH - 4)
+            if why is not None:
+                raise ScriptError(f"Error: the result could not be sent to the host: {why}")
         try:
             collected = json.loads(collected_text)
             collected["result"] = json.loads(result_text) if result_text else None
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError, MemoryError):
             # mini-program code broke the framework's own output (it can only harm itself)
             raise ScriptError("the framework's output was corrupted by mini-program code") from None
         collected["t"] = "done"
@@ -100,7 +165,13 @@ def serve(cfg: dict[str, Any], inp: BinaryIO, out: BinaryIO) -> None:
             return  # an engine that ran out of memory is not trusted again
         except ScriptError as exc:
             reply = {"t": "done", "error": {"type": "script", "message": exc.js_message, "stack": exc.stack}}
-        protocol.write_frame(out, reply)
+        try:
+            frame = protocol.encode(reply)
+        except protocol.FrameError as exc:
+            frame = protocol.encode({"t": "done", "error": {
+                "type": "script", "message": f"Error: the result could not be sent to the host: {exc}", "stack": ""}})
+        out.write(frame)
+        out.flush()
 
 
 def main() -> None:

@@ -5,20 +5,32 @@ from __future__ import annotations
 import threading
 import webbrowser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
+if TYPE_CHECKING:
+    from minibox.view.devserver import CompileReport
+
 console = Console()
 
 
-def _report(errors: list[str]) -> None:
-    if errors:
-        console.print(f"[red]compile failed ({len(errors)} error{'s' if len(errors) != 1 else ''}):[/red]")
-        for line in errors:
-            console.print(f"  {line}", markup=False, highlight=False)
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def _report(report: CompileReport) -> None:
+    if report.errors:
+        console.print(f"[red]compile failed ({_plural(len(report.errors), 'error')}):[/red]")
+    elif report.page_errors:
+        console.print(f"[yellow]compiled with {_plural(len(report.page_errors), 'error')} (those files fail "
+                      f"alone: their pages open as error pages)[/yellow]")
     else:
-        console.print("[green]compiled[/green]")
+        console.print("[green]compiled[/green]" + (f" ({_plural(len(report.warnings), 'warning')})"
+                                                    if report.warnings else ""))
+    for line in [*report.errors, *report.page_errors, *report.warnings]:
+        console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -32,7 +44,11 @@ def register(app: typer.Typer) -> None:
         open_browser: bool = typer.Option(True, "--open/--no-open", help="Open the simulator in a browser."),
         screenshot: Path | None = typer.Option(None, help="Save a PNG of every page into this folder, then exit."),
         page_query: list[str] = typer.Option([], help="A page's launch query for screenshots, as PAGE=QUERY, "
-                                                     "e.g. pages/detail/detail=id=p2 (repeatable)."),
+                                                     "e.g. pages/detail/detail=id=p2 (repeatable). Pages without "
+                                                     "one take the query the app's own navigation passes them."),
+        discover: bool = typer.Option(True, "--discover-queries/--no-discover-queries",
+                                      help="For screenshots, learn pages' queries from the app's navigation "
+                                           "(rendered <navigator> urls, taps) in a throwaway instance."),
         image_host: list[str] = typer.Option([], help="An https host images may load from (repeatable)."),
         webview_host: list[str] = typer.Option([], help="An https host a <web-view> may open (repeatable)."),
         watermark: str | None = typer.Option(None, help="Draw the host's watermark over every page, e.g. "
@@ -40,6 +56,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Compile, run and show a mini-program in the browser simulator; reload on file change."""
         from minibox.view.devserver import DEVICES, DevServer, screenshot_pages
+        from minibox.view.server import page_order
 
         if device not in DEVICES:
             raise typer.BadParameter(f"unknown device {device!r}; choose from {', '.join(DEVICES)}")
@@ -54,13 +71,23 @@ def register(app: typer.Typer) -> None:
             if screenshot is not None:
                 if server.served.errors:
                     raise typer.Exit(1)
-                pages = server.served.bundle().page_paths()
-                queries = dict(q.split("=", 1) for q in page_query if "=" in q)
-                unknown = sorted(set(queries) - set(pages))
-                if unknown or len(queries) != len(page_query):
+                pages = page_order(server.served.bundle())
+                given = dict(q.split("=", 1) for q in page_query if "=" in q)
+                given = {k.strip().lstrip("/"): v.lstrip("?") for k, v in given.items()}
+                unknown = sorted(set(given) - set(pages))
+                if unknown or len(given) != len(page_query):
                     raise typer.BadParameter(f"--page-query takes PAGE=QUERY for a page of the app: {page_query}")
-                for shot in screenshot_pages(server.url, pages, screenshot, device, queries=queries):
-                    console.print(f"saved {shot}")
+                queries, sources = server.launch_queries(given, discover=discover)
+                shots = screenshot_pages(server.url, pages, screenshot, device, queries=queries)
+                for path, shot in zip(pages, shots, strict=True):
+                    how = f"?{queries[path]} ({sources[path]})" if queries.get(path) else "without a query"
+                    console.print(f"saved {shot}: {path} {how}", markup=False, highlight=False, soft_wrap=True)
+                bare = [p for p in pages if not queries.get(p)]
+                if bare:
+                    console.print(f"opened without a query ({len(bare)}): {', '.join(bare)}", markup=False,
+                                  soft_wrap=True, highlight=False)
+                if server.served.page_errors:
+                    raise typer.Exit(1)  # the shots are taken (broken pages as error pages), the build is not clean
                 return
             url = f"{server.url}?device={device}"
             console.print(f"minibox dev: [bold]{url}[/bold] (Ctrl+C to stop)")

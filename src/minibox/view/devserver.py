@@ -22,6 +22,7 @@ import uvicorn
 from minibox.compiler import compile_project
 from minibox.compiler.errors import CompileError, CompileErrors
 from minibox.host import Host, HostConfig
+from minibox.view.discover import discover_queries
 from minibox.view.server import DEVICES, ServedApp, create_app
 
 #: Debian's Chromium, as installed by `.ci/run`.
@@ -53,6 +54,38 @@ def compile_errors(exc: BaseException) -> list[str]:
     return [f"{type(exc).__name__}: {exc}"]
 
 
+def _lines(found: Any, tag: str) -> list[str]:
+    out: list[str] = []
+    for e in found or []:
+        if isinstance(e, dict):
+            out.append(f"{e.get('file')}:{e.get('line')}:{e.get('column')}: {tag}{e.get('message')}"
+                       f" [{e.get('code', 'error')}]")
+        else:
+            out.append(str(e))
+    return out
+
+
+def _unique(lines: list[str]) -> list[str]:
+    return list(dict.fromkeys(lines))
+
+
+@dataclass
+class CompileReport:
+    """One build: without a bundle, `errors` say why the app cannot run; with one, `page_errors` are
+    the errors of files that fail alone (their pages open as error pages), `warnings` what WeChat
+    accepts but a developer should know. Every line is `file:line:col: message [code]`."""
+
+    bundle_dir: Path | None
+    errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, bundle_dir: Path, built: Any) -> CompileReport:
+        return cls(bundle_dir, [], _unique(_lines(getattr(built, "errors", None), "")),
+                   _unique(_lines(getattr(built, "warnings", None), "warning: ")))
+
+
 @dataclass
 class DevServer:
     """Serves one project at http://127.0.0.1:<port>/ and recompiles it on demand."""
@@ -60,7 +93,7 @@ class DevServer:
     project: Path
     port: int = 0
     data_dir: Path | None = None
-    on_compile: Callable[[list[str]], None] | None = None
+    on_compile: Callable[[CompileReport], None] | None = None
     #: https hosts images may load from and a <web-view> may open (exact host names)
     image_hosts: tuple[str, ...] = ()
     webview_hosts: tuple[str, ...] = ()
@@ -79,8 +112,7 @@ class DevServer:
         self.served = ServedApp(host, None, image_hosts=tuple(h.lower() for h in self.image_hosts),
                                 webview_hosts=tuple(h.lower() for h in self.webview_hosts),
                                 watermark=self.watermark)
-        bundle, errors = self._compile()
-        self.served.bundle_dir, self.served.errors = bundle, errors
+        self.served.apply(self._compile())
         if not self.port:
             self.port = free_port()
 
@@ -88,30 +120,41 @@ class DevServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
 
-    def _compile(self) -> tuple[Path | None, list[str]]:
+    def _compile(self) -> CompileReport:
         self._builds += 1
         out = self._work / f"build-{self._builds}"
         try:
-            compile_project(self.project, out)
-            errors: list[str] = []
+            report = CompileReport.of(out, compile_project(self.project, out))
         except Exception as exc:  # shown in the page and the terminal
             shutil.rmtree(out, ignore_errors=True)
-            errors = compile_errors(exc)
-            out = None  # type: ignore[assignment]
+            report = CompileReport(None, compile_errors(exc))
         if self.on_compile:
-            self.on_compile(errors)
-        return out, errors
+            self.on_compile(report)
+        return report
 
     def rebuild(self) -> list[str]:
-        """Recompile; open tabs reload (or show the errors). Returns the errors."""
-        bundle, errors = self._compile()
+        """Recompile; open tabs reload (or show the errors). Returns the errors (the app's, if it
+        cannot run, else those of the files that fail alone)."""
+        report = self._compile()
         loop = self.served.loop
-        target = bundle if bundle is not None else self.served.bundle_dir
         if loop is not None:
-            asyncio.run_coroutine_threadsafe(self.served.replace(target, errors), loop).result(timeout=10)
+            asyncio.run_coroutine_threadsafe(self.served.replace(report), loop).result(timeout=10)
         else:
-            self.served.bundle_dir, self.served.errors = target, errors
-        return errors
+            self.served.apply(report)
+        return report.errors or report.page_errors
+
+    def launch_queries(self, given: dict[str, str] | None = None,
+                       discover: bool = True) -> tuple[dict[str, str], dict[str, str]]:
+        """Each page's launch query for screenshots, and where it came from: `given` (--page-query)
+        first, else what the app's own navigation passes (see minibox.view.discover)."""
+        given = {k: v for k, v in (given or {}).items() if v}
+        queries = dict(given)
+        sources = {k: "--page-query" for k in given}
+        if discover and self.served.bundle_dir is not None:
+            for path, found in discover_queries(self.served.host, self.served.bundle(), given,
+                                                app_id=self.served.app_id, project=self.project).items():
+                queries[path], sources[path] = found.query, f"from {found.source}"
+        return queries, sources
 
     def start(self) -> None:
         config = uvicorn.Config(create_app(self.served), host="127.0.0.1", port=self.port, log_level="warning",

@@ -56,6 +56,14 @@ DEVICES = {
 }
 
 
+def page_order(bundle: LoadedBundle) -> list[str]:
+    """The app's pages as app.json lists them (the home page first), then subpackage pages."""
+    compiled = bundle.page_paths()
+    listed = [str(p).lstrip("/") for p in bundle.config.get("app", {}).get("pages", [])]
+    first = [p for p in dict.fromkeys([bundle.config.get("entryPage"), *listed]) if p in compiled]
+    return first + [p for p in compiled if p not in first]
+
+
 def content_security_policy(image_hosts: Iterable[str] = (), frame_hosts: Iterable[str] = ()) -> str:
     """The host page's CSP: only our scripts, no inline script or eval, loads only from allowlists."""
     imgs = " ".join(["'self'", "data:", *(f"https://{h}" for h in image_hosts)])
@@ -82,6 +90,10 @@ class ServedApp:
     app_id: str = "wxdev000000000000"
     user_id: str = "dev-user"
     errors: list[str] = field(default_factory=list)
+    #: errors of files that fail alone (their pages open as error pages) and the compiler's
+    #: warnings, as `file:line:col: ...` lines: shown in the simulator's console
+    page_errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     #: https hosts a <web-view> may open and images may load from
     webview_hosts: tuple[str, ...] = ()
     image_hosts: tuple[str, ...] = ()
@@ -104,11 +116,18 @@ class ServedApp:
             self._sheet = bundle_sheet(self.bundle_dir) if self.bundle_dir else ""
         return self._sheet
 
-    async def replace(self, bundle_dir: Path | None, errors: list[str]) -> None:
+    def apply(self, report: Any) -> None:
+        """Take a build (`minibox.view.devserver.CompileReport`); a failed one keeps the last bundle."""
+        if report.bundle_dir is not None:
+            self.bundle_dir = report.bundle_dir
+        self.errors, self.page_errors, self.warnings = list(report.errors), list(report.page_errors), list(report.warnings)
+        self._sheet = None
+
+    async def replace(self, report: Any) -> None:
         """A recompile finished: new bundle (or errors); every open tab reloads or shows errors."""
-        self.bundle_dir, self.errors, self._sheet = bundle_dir, list(errors), None
+        self.apply(report)
         self.version += 1
-        msg = {"t": "compileErrors", "errors": self.errors} if errors else {"t": "reload"}
+        msg = {"t": "compileErrors", "errors": self.errors} if self.errors else {"t": "reload"}
         for ws in list(self.sockets):
             with contextlib.suppress(Exception):
                 await ws.send_text(json.dumps(msg))
@@ -138,9 +157,10 @@ def create_app(served: ServedApp) -> Starlette:
         return Response(_web_file(name), headers=_headers(served, STATIC_FILES[name]))
 
     async def state(request: Request) -> Response:
-        app = served.bundle().config.get("app", {}) if served.bundle_dir else {}
-        return JSONResponse({"version": served.version, "errors": served.errors, "devices": DEVICES,
-                             "pages": app.get("pages", []), "webviewHosts": list(served.webview_hosts),
+        pages = page_order(served.bundle()) if served.bundle_dir else []
+        return JSONResponse({"version": served.version, "errors": served.errors, "pageErrors": served.page_errors,
+                             "warnings": served.warnings,
+                             "devices": DEVICES, "pages": pages, "webviewHosts": list(served.webview_hosts),
                              "imageHosts": list(served.image_hosts)},
                             headers=SECURITY_HEADERS)
 

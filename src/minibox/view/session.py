@@ -27,8 +27,10 @@ PUMP_INTERVAL_S = 0.02
 MAX_CLIENT_MESSAGE = 256 * 1024
 #: The view events a browser may report (docs/internals.md section 5).
 CLIENT_EVENT_TYPES = frozenset(["tap", "longpress", "longtap", "touchstart", "touchmove", "touchend", "touchcancel", "input", "change", "changing", "focus", "blur", "confirm", "scroll", "scrolltoupper", "scrolltolower", "submit", "reset", "load", "error", "columnchange", "cancel", "linechange", "keyboardheightchange", "transition", "animationfinish", "refresherpulling", "refresherrefresh", "refresherrestore", "refresherabort", "dragstart", "dragging", "dragend", "message"])
-#: Navigations the browser chrome may ask for (back button, tab bar).
-CLIENT_NAVIGATIONS = frozenset({"navigateBack", "switchTab"})
+#: Navigations the browser chrome may ask for (back and home buttons, tab bar, the page menu).
+CLIENT_NAVIGATIONS = frozenset({"navigateBack", "switchTab", "reLaunch"})
+#: Longest page url (path and query) the browser may ask for.
+MAX_NAV_URL = 4096
 #: Page events the browser reports.
 CLIENT_PAGE_EVENTS = frozenset({"pullDownRefresh", "reachBottom", "pageScroll", "tabItemTap", "resize"})
 
@@ -95,6 +97,7 @@ class ViewSession:
             return inst
 
         self.channel.on_message({"t": "app", "app": self.bundle.config.get("app", {}),
+                                 "entryPage": self.bundle.config.get("entryPage"),
                                  "system": system or self.host.config.system})
         self.instance = await self._run(boot)
         await self._run(self.instance.launch, path, query)
@@ -151,6 +154,17 @@ class ViewSession:
         else:
             raise ClientMessageError(f"unknown prompt answer {action!r}")
 
+    def _page_url(self, url: Any) -> str:
+        """A url the chrome may open: "/" + a page of this app, optionally "?query"."""
+        if not isinstance(url, str) or len(url) > MAX_NAV_URL:
+            raise ClientMessageError("navigation url must be a string")
+        path, _, query = url.partition("?")
+        if any(c in url for c in "\r\n\0#"):
+            raise ClientMessageError("navigation url has a control character or a fragment")
+        if path.lstrip("/") not in self.bundle.page_paths():
+            raise ClientMessageError(f"{path!r} is not a page of this mini-program")
+        return "/" + path.lstrip("/") + (f"?{query}" if query else "")
+
     # ---- messages from the browser ----
     async def handle(self, msg: Any) -> dict[str, Any] | None:
         """Act on one browser message; returns a reply for the browser, if any."""
@@ -174,7 +188,7 @@ class ViewSession:
             if api == "navigateBack":
                 args["delta"] = max(1, int(msg.get("delta", 1)))
             else:
-                args["url"] = str(msg.get("url", ""))
+                args["url"] = self._page_url(msg.get("url"))
             result = await self._run(inst.command, "navigate", args)
             return {"t": "navigated", "result": result}
         if kind == "pageEvent":

@@ -88,6 +88,8 @@ BUILTIN_TAGS = frozenset(
 _EVENT = re.compile(r"^(capture-bind|capture-catch|mut-bind|bind|catch)(:?)([A-Za-z_][\w\-]*)$")
 _PLAIN = re.compile(r"[\w .:;,#%()/+*=!?@$&|<>\[\]{}-]*", re.A)
 _MODULE_NAME = re.compile(r"^[A-Za-z_$][\w$]*$")
+#: directives WeChat refuses without a value ("value not set")
+_NEED_VALUE = frozenset({"wx:if", "wx:elif", "wx:for", "wx:for-items"})
 _WX_ATTRS = frozenset(
     {"wx:if", "wx:elif", "wx:else", "wx:for", "wx:for-items", "wx:for-item", "wx:for-index", "wx:key"}
 )
@@ -142,6 +144,11 @@ class FileCodegen:
         line, col = line_col(self.doc.source, pos)
         self.sink.add(self.doc.path, line, col, message, code)
 
+    def warn(self, pos: int, message: str, code: str = "wxml") -> None:
+        """Something WeChat's compiler accepts: reported, never fatal."""
+        line, col = line_col(self.doc.source, pos)
+        self.sink.warn(self.doc.path, line, col, message, code)
+
     def var(self, prefix: str) -> str:
         self.n += 1
         return f"{prefix}{self.n}"
@@ -169,6 +176,9 @@ class FileCodegen:
             i = k
 
     def expr(self, src: str, pos: int, scope: ex.Scope) -> str:
+        if not src.strip():  # `{{}}`: WeChat renders nothing
+            self.warn(pos, "empty expression renders nothing", "wxml-expression")
+            return "undefined"
         try:
             return ex.js(ex.parse(src), scope)
         except ex.ExprError as exc:
@@ -202,8 +212,9 @@ class FileCodegen:
         """`model:value="{{a.b}}"`: the data path written back on input (a plain name or member chain)."""
         raw = (attr.value or "").strip()
         m = re.fullmatch(r"\{\{\s*([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)\s*\}\}", raw)
-        if m is None:
-            self.error(attr.pos, f"{attr.name} needs a single data path like {{{{value}}}}", "wxml-model")
+        if m is None:  # WeChat binds the value one way and writes nothing back
+            self.warn(attr.pos, f"{attr.name} is not a single data path like {{{{value}}}}: it is not written back",
+                      "wxml-model")
             return None
         return m.group(1)
 
@@ -244,14 +255,16 @@ class FileCodegen:
             if node.tag == "wxs":
                 self.declare_wxs(node)
                 continue
-            if node.tag == "import":
+            if node.tag == "import":  # as WeChat: a missing file imports nothing (a warning at run time there)
                 src = node.attr("src")
                 if src is None or not src.value:
-                    self.error(node.pos, "<import> needs a src attribute")
+                    self.warn(node.pos, "<import> without a src imports nothing", "wxml-import")
+                elif "{{" in src.value:
+                    self.warn(src.value_pos, "<import src> must be a static path: nothing is imported", "wxml-import")
                 else:
                     target = self.resolve(src.value, "import")
                     if target is None:
-                        self.error(src.value_pos, f"imported file not found: {src.value}", "wxml-import")
+                        self.warn(src.value_pos, f"imported file not found: {src.value}", "wxml-import")
                     elif target[:-5] not in self.result.imports:
                         self.result.imports.append(target[:-5])
                 continue
@@ -260,10 +273,11 @@ class FileCodegen:
                 assert name_attr is not None
                 name = name_attr.value or ""
                 if not name or "{{" in name:
-                    self.error(name_attr.pos, "<template name> must be a static, non-empty name")
-                elif name in self.templates:
-                    self.error(node.pos, f"template {name!r} is defined twice")
+                    self.warn(name_attr.pos, "<template name> is empty or not static: the template is never used")
                 else:
+                    if name in self.templates:  # as WeChat: the last definition wins
+                        self.warn(node.pos, f"template {name!r} is defined twice: the last one is used",
+                                  "wxml-duplicate")
                     self.templates[name] = node
                 self.collect(node.children, top=False)
                 continue
@@ -275,11 +289,15 @@ class FileCodegen:
             self.error(node.pos, "<wxs> needs a module attribute that is a valid name")
             return
         name = mod.value
-        if name in self.wxs_names:
-            self.error(mod.pos, f"wxs module {name!r} is defined twice")
-            return
+        if name in self.wxs_names:  # as WeChat: the last definition wins
+            self.warn(mod.pos, f"wxs module {name!r} is defined twice: the last one is used", "wxml-duplicate")
+            self.result.wxs = [w for w in self.result.wxs if w.name != name]
+            del self.wxs_names[name]
         src = node.attr("src")
         if src is not None:
+            if any(isinstance(c, Text) and c.value.strip() for c in node.children):  # as wcc
+                self.error(node.pos, "<wxs> with a src must have no content", "wxs-import")
+                return
             target = self.resolve(src.value or "", "wxs")
             if target is None:
                 self.error(src.value_pos, f"wxs file not found: {src.value}", "wxs-import")
@@ -299,14 +317,14 @@ class FileCodegen:
         pending: list[tuple[bool, str, int]] = []
 
         def flush() -> None:
-            if pending:
-                raw_all = "".join(s for _, s, _ in pending)
-                if raw_all.strip(" \t\n") or "{{" in raw_all:
-                    segs: list[tuple[bool, str, int]] = []
-                    for _, s, p in pending:
-                        segs.extend(self.segments(s, p))
-                    out.append(f"{C}.push({{x: {self.concat(segs, scope)}}});")
-                pending.clear()
+            # as wcc: a comment splits text, and each whitespace-only piece is dropped on its own
+            kept = [(e, s, p) for e, s, p in pending if s.strip(" \t\n") or "{{" in s]
+            if kept:
+                segs: list[tuple[bool, str, int]] = []
+                for _, s, p in kept:
+                    segs.extend(self.segments(s, p))
+                out.append(f"{C}.push({{x: {self.concat(segs, scope)}}});")
+            pending.clear()
 
         while i < len(nodes):
             node = nodes[i]
@@ -363,8 +381,10 @@ class FileCodegen:
         if tag in ("wxs", "import") or (tag == "template" and el.attr("name") is not None):
             return
         for a in el.attrs:
-            if a.name.startswith("wx:") and a.name not in _WX_ATTRS:
-                self.error(a.pos, f"unknown directive {a.name!r}", "wxml-directive")
+            if a.name.startswith("wx:") and a.name not in _WX_ATTRS:  # WeChat ignores it
+                self.warn(a.pos, f"unknown directive {a.name!r} is ignored", "wxml-directive")
+            elif a.name in _NEED_VALUE and a.value is None:
+                self.error(a.pos, f"{a.name} needs a value", "wxml-directive")
         for_attr = el.attr("wx:for") or el.attr("wx:for-items")
         if for_attr is not None:
             self.for_loop(el, for_attr, C, scope, out)
@@ -382,9 +402,11 @@ class FileCodegen:
         for directive, default in (("wx:for-item", "item"), ("wx:for-index", "index")):
             a = el.attr(directive)
             name = (a.value or "").strip() if a is not None else default
-            if a is not None and not _MODULE_NAME.match(name):
-                self.error(a.pos, f"{directive} must be a plain variable name, not {a.value!r}", "wxml-for")
+            if not name:
                 name = default
+            elif a is not None and not _MODULE_NAME.match(name):  # WeChat binds a name no expression can reach
+                self.warn(a.pos, f"{directive} {a.value!r} is not a plain variable name: it cannot be used",
+                          "wxml-for")
             names.append(name)
         item_name, index_name = names
         src = self.value(for_attr, scope)
@@ -425,7 +447,7 @@ class FileCodegen:
         if tag == "template":
             is_attr = el.attr("is")
             if is_attr is None:
-                self.error(el.pos, "<template> needs a name or an is attribute")
+                self.warn(el.pos, "<template> without a name or an is attribute renders nothing")
                 return
             data_attr = el.attr("data")
             data = self.template_data(data_attr, scope) if data_attr is not None else "{}"
@@ -434,11 +456,11 @@ class FileCodegen:
         if tag == "include":
             src = el.attr("src")
             if src is None or not src.value:
-                self.error(el.pos, "<include> needs a src attribute")
+                self.warn(el.pos, "<include> without a src includes nothing", "wxml-include")
                 return
-            target = self.resolve(src.value, "include")
-            if target is None:
-                self.error(src.value_pos, f"included file not found: {src.value}", "wxml-include")
+            target = self.resolve(src.value, "include") if "{{" not in src.value else None
+            if target is None:  # as WeChat: nothing is included (a warning at run time there)
+                self.warn(src.value_pos, f"included file not found: {src.value}", "wxml-include")
                 return
             self.result.includes.append((target[:-5], src.value_pos))
             out.append(f"$inc({_q(target[:-5])}, {scope.data}, {C}, d);")
@@ -478,9 +500,12 @@ class FileCodegen:
                 m.group(2) == "" and m.group(1) in ("capture-bind", "capture-catch")
             ):
                 if a.value is None or a.value == "":
-                    self.error(a.pos, f"event binding {name!r} needs a handler name", "wxml-event")
-                    continue
-                handler = self.value(a, scope, typed=False)
+                    # WeChat: no handler is called, but a catch still stops the event (`catchtap=""` idiom)
+                    if not m.group(1).endswith("catch"):
+                        self.warn(a.pos, f"event binding {name!r} has no handler: it does nothing", "wxml-event")
+                    handler = '""'
+                else:
+                    handler = self.value(a, scope, typed=False)
                 events.append(f"{{type:{_q(m.group(3))},handler:{handler},mode:{_q(m.group(1))}}}")
             else:
                 attrs.append(f"{_q(name)}:{self.value(a, scope)}")

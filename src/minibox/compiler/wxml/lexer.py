@@ -13,8 +13,9 @@ from .nodes import Attr
 
 #: Elements whose content is raw text (script), not markup.
 RAW_TEXT_TAGS = frozenset({"wxs"})
-_NAME = re.compile(r"[A-Za-z_][\w\-:.]*")
-_ATTR_NAME = re.compile(r"[^\s=/>\"'<]+")
+#: tag and attribute names as WeChat's wcc reads them (no `.`, `$`, `@`; an attribute may start with `:`/`-`)
+_NAME = re.compile(r"[A-Za-z_][\w\-:]*", re.A)
+_ATTR_NAME = re.compile(r"[A-Za-z_:\-][\w\-:]*", re.A)
 
 
 @dataclass(slots=True)
@@ -38,6 +39,7 @@ class EndTok:
 
 
 Token = TextTok | StartTok | EndTok
+_UNQUOTED = re.compile(r"[^\s>]+")
 
 
 def normalise(source: str) -> str:
@@ -84,6 +86,10 @@ class Lexer:
         line, col = line_col(self.src, pos)
         self.sink.add(self.path, line, col, message, code)
 
+    def warn(self, pos: int, message: str, code: str = "wxml-syntax") -> None:
+        line, col = line_col(self.src, pos)
+        self.sink.warn(self.path, line, col, message, code)
+
     def tokens(self) -> list[Token]:
         src = self.src
         n = len(src)
@@ -92,13 +98,16 @@ class Lexer:
         while i < n:
             if src.startswith("<!--", i):
                 j = src.find("-->", i + 4)
-                if j < 0:
-                    self.error(i, "unclosed comment")
+                if j < 0:  # WeChat takes the rest of the file as the comment
+                    self.warn(i, "unclosed comment: the rest of the file is ignored", "wxml-comment")
                     break
                 i = j + 3
                 continue
             if src.startswith("</", i):
-                m = _NAME.match(src, i + 2)
+                k = i + 2
+                while k < n and src[k] in " \t":  # `</ view>`: wcc accepts the space
+                    k += 1
+                m = _NAME.match(src, k)
                 if not m:
                     self.error(i, "bad end tag")
                     i += 2
@@ -130,6 +139,9 @@ class Lexer:
         n = len(src)
         j = i
         while j < n and src[j] != "<":
+            if src.startswith("{<", j):  # as wcc: a lone `{` takes the next character as text, even `<`
+                j += 2
+                continue
             if src.startswith("{{", j):
                 k = skip_mustache(src, j)
                 if k < 0:
@@ -148,6 +160,9 @@ class Lexer:
         n = len(src)
         attrs: list[Attr] = []
         seen: set[str] = set()
+        if src.startswith("<", i) and src[i + 1 : i + 2] in (" ", "\t", "\n"):  # `<view< class=..>`: wcc skips it
+            self.warn(i, f"stray '<' after <{name}> is ignored")
+            i += 1
         while True:
             while i < n and src[i] in " \t\n":
                 i += 1
@@ -185,9 +200,9 @@ class Lexer:
                     while j < n and src[j] != quote:
                         if src.startswith("{{", j):
                             e = skip_mustache(src, j)
-                            if e < 0:
-                                break
-                            j = e
+                            # an unclosed `{{` is text here (`<import src>` takes it as it is); where the
+                            # value is evaluated, the code generator reports it
+                            j = e if e >= 0 else j + 2
                             continue
                         j += 1
                     if j >= n:
@@ -195,12 +210,21 @@ class Lexer:
                         value, i = src[vpos:], n
                     else:
                         value, i = src[vpos:j], j + 1
+                        if "\n" in value:
+                            self.warn(vpos + value.index("\n"),
+                                      f"line break in the value of {aname!r}: WeChat's older compilers refuse it")
+                elif (e := src.find('"', k)) >= 0 and "\n" not in src[k:e] and _ATTR_NAME.match(src, k):
+                    # as wcc: a value without its opening quote (starting like a name) runs to the next `"`
+                    # on its line
+                    self.warn(k, f"the value of attribute {aname!r} has no opening quote", "wxml-quote")
+                    vpos, value, i = k, src[k:e], e + 1
                 else:
-                    vm = re.compile(r"[^\s>]+").match(src, k)
+                    vm = _UNQUOTED.match(src, k)
                     if not vm or src.startswith("/>", k):
                         self.error(k, f"missing value of attribute {aname!r}")
                         i = k
-                    else:
+                    else:  # wcc refuses unquoted values; read it anyway so the errors that follow make sense
+                        self.error(k, f"the value of attribute {aname!r} must be quoted")
                         vpos = k
                         value = vm.group()
                         if value.endswith("/") and src[vm.end() : vm.end() + 1] == ">":
@@ -208,8 +232,10 @@ class Lexer:
                             i = vm.end() - 1
                         else:
                             i = vm.end()
-            if aname in seen:
-                self.error(apos, f"duplicate attribute {aname!r} on <{name}>")
+            if aname in seen:  # as WeChat: the last one wins
+                self.warn(apos, f"duplicate attribute {aname!r} on <{name}>: the last one is used", "wxml-duplicate")
+                idx = next(k for k, a in enumerate(attrs) if a.name == aname)
+                attrs[idx] = Attr(aname, value, apos, vpos)
             else:
                 seen.add(aname)
                 attrs.append(Attr(aname, value, apos, vpos))

@@ -31,6 +31,8 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_totp_step: Mapped[int] = mapped_column(Integer, default=0)
+    #: Console language (accounts.service.LOCALES); None until the user chooses (the browser's is used).
+    locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from minibox.platform.accounts import service
 from minibox.platform.accounts.models import ApiToken, User
+from minibox.platform.console import totp_qr_svg
 from minibox.platform.context import Ctx, Principal
 from minibox.platform.deps import SESSION_COOKIE, PlatformDep, client_label, requires
 from minibox.platform.permissions import ROLES
@@ -43,6 +44,10 @@ class TokenIn(BaseModel):
     expires_in_days: Annotated[int, Field(ge=1, le=service.MAX_TOKEN_DAYS)] = service.DEFAULT_TOKEN_DAYS
 
 
+class PreferencesIn(BaseModel):
+    locale: Annotated[str | None, Field(default=None, pattern="^(" + "|".join(service.LOCALES) + ")$")] = None
+
+
 class PasswordIn(BaseModel):
     old_password: Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\x00]+$")]
     new_password: Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\x00]+$")]
@@ -50,7 +55,7 @@ class PasswordIn(BaseModel):
 
 def user_json(u: User) -> dict[str, Any]:
     return {"id": u.id, "username": u.username, "role": u.role, "disabled": u.disabled,
-            "totp_enrolled": u.totp_secret is not None, "created_at": u.created_at.isoformat()}
+            "totp_enrolled": u.totp_secret is not None, "locale": u.locale, "created_at": u.created_at.isoformat()}
 
 
 def token_json(t: ApiToken) -> dict[str, Any]:
@@ -81,9 +86,18 @@ def logout(p: Annotated[Principal, requires("me.logout")], response: Response, p
 
 
 @router.get("/me", summary="Who am I")
-def me(p: Annotated[Principal, requires("me.read")]) -> dict[str, Any]:
+def me(p: Annotated[Principal, requires("me.read")], platform: PlatformDep) -> dict[str, Any]:
+    with platform.db.read() as s:
+        locale = service.get_user(Ctx(s, platform, p), p.user_id).locale
     return {"user_id": p.user_id, "org_id": p.org_id, "username": p.username, "role": p.role,
-            "kind": p.kind, "scopes": sorted(p.scopes)}
+            "kind": p.kind, "scopes": sorted(p.scopes), "locale": locale}
+
+
+@router.patch("/me/preferences", summary="My console preferences (language)")
+def set_preferences(body: PreferencesIn, p: Annotated[Principal, requires("me.preferences")],
+                    platform: PlatformDep) -> dict[str, Any]:
+    with platform.db.write() as s:
+        return user_json(service.set_preferences(Ctx(s, platform, p), locale=body.locale))
 
 
 @router.post("/me/password", summary="Change my password (my other sessions end)")
@@ -115,6 +129,7 @@ def _with_totp(new: service.NewUser) -> dict[str, Any]:
 
         out["totp_secret"] = new.totp_secret
         out["totp_uri"] = pyotp.TOTP(new.totp_secret).provisioning_uri(name=new.user.username, issuer_name="minibox")
+        out["totp_qr_svg"] = totp_qr_svg(out["totp_uri"])
     return out
 
 

@@ -38,6 +38,8 @@ SESSION_TOUCH_INTERVAL = timedelta(seconds=60)
 SESSION_PREFIX, TOKEN_PREFIX = "mbs_", "mbt_"
 #: API tokens expire (等保: credentials are changed periodically).
 DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS = 90, 365
+#: Languages of the console (one catalog each in console_static/i18n.js).
+LOCALES = ("en", "zh-CN")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 
 #: argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): strong, and cheap enough that
@@ -146,6 +148,17 @@ def update_user(ctx: Ctx, user_id: int, *, role: str | None, disabled: bool | No
         _revoke_sessions(ctx.s, user.id)
         ctx.audit("user.update", f"user:{user.id}", changes)
     return NewUser(user, secret)
+
+
+def set_preferences(ctx: Ctx, *, locale: str | None) -> User:
+    """The caller's own console preferences."""
+    assert ctx.actor is not None
+    user = get_user(ctx, ctx.actor.user_id)
+    if locale is not None:
+        if locale not in LOCALES:
+            raise InvalidInput(f"locale must be one of {LOCALES}", code="invalid_locale")
+        user.locale = locale
+    return user
 
 
 # ---- login -------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Automated checks of an uploaded version, giving a report the reviewer reads.
 
-Rules: `size.main`, `size.total` (WeChat: 2 MB main package, 20 MB in all), `api.forbidden` (eval,
-new Function), `privacy.undeclared` (privacy APIs without `requiredPrivateInfos`), and
+Rules: `compile.error` and `compile.warning` (the compiler's findings, file:line:col), `size.main`, `size.total` (WeChat: 2 MB main package, 20 MB in all), `api.forbidden` (eval,
+new Function: a warning for the reviewer; WeChat loads such code and the call throws at run time, as
+it does in the sandbox), `privacy.undeclared` (privacy APIs without `requiredPrivateInfos`), and
 `domain.undeclared` (https/wss hosts in code that no allowlist declares; a warning).
 """
 
@@ -13,6 +14,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from minibox.compiler.bundle import DIAGNOSTICS_FILE
+from minibox.compiler.jstokens import JsSyntaxError, tokenize
+from minibox.compiler.logic import find_dynamic_code
 
 MAIN_PACKAGE_LIMIT = 2 * 1024 * 1024
 TOTAL_PACKAGE_LIMIT = 20 * 1024 * 1024
@@ -62,16 +67,51 @@ def _sources(bundle_dir: Path, source_dir: Path | None) -> list[tuple[str, str, 
     return units
 
 
+def _dynamic_code(file: str, text: str, first: int) -> list[tuple[int, int, str]]:
+    """(line, column, "eval" | "new Function") of dynamic code: on JS tokens as the compiler finds it
+    (never in strings or comments), by pattern where the text is not JS the scanner can read."""
+    if file.endswith(".js"):
+        try:
+            toks = tokenize(text)
+        except JsSyntaxError:
+            toks = None
+        if toks is not None:
+            return [(e.line + first - 1, e.column, "eval" if e.code == "no-eval" else "new Function")
+                    for e in find_dynamic_code(file, text, toks)]
+    found = []
+    for m in _EVAL.finditer(text):
+        found.append((*_position(text, m.start(), first), "eval"))
+    for m in _NEW_FUNCTION.finditer(text):
+        if not _GLOBAL_THIS_IDIOM.match(text, m.start()):
+            found.append((*_position(text, m.start(), first), "new Function"))
+    return found
+
+
 def _position(text: str, offset: int, first_line: int) -> tuple[int, int]:
     line = text.count("\n", 0, offset)
     col = offset - (text.rfind("\n", 0, offset) + 1)
     return first_line + line, col + 1
 
 
+#: The compiler's codes for eval / new Function, which the `api.forbidden` rule reports.
+DYNAMIC_CODE_CODES = frozenset({"no-eval", "no-new-function"})
+
+
+def _diagnostics(bundle_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    """The compiler's errors and warnings kept in the bundle (an older bundle has none)."""
+    try:
+        data = json.loads((bundle_dir / DIAGNOSTICS_FILE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: [d for d in v if isinstance(d, dict)] for k, v in data.items() if isinstance(v, list)}
+
+
 def _declared_hosts(allowlist: dict[str, Any]) -> set[str]:
     hosts = set()
     for key, entries in allowlist.items():
-        if key == "hostApis":
+        if key == "hostApis" or not isinstance(entries, list):
             continue
         for entry in entries:
             hosts.add(urlsplit(entry).netloc.lower())
@@ -108,6 +148,16 @@ def run_checks(bundle_dir: Path, allowlist: dict[str, Any], source_dir: Path | N
         if counts[f.rule] <= MAX_FINDINGS_PER_RULE:
             findings.append(f)
 
+    # the compiler's own findings: a file that failed alone is an error (its pages open as error
+    # pages); what WeChat accepts but a developer should fix is a warning
+    diagnostics = _diagnostics(bundle_dir)
+    for severity in ("error", "warning"):
+        for d in diagnostics.get(severity + "s", []):
+            if d.get("code") in DYNAMIC_CODE_CODES:
+                continue  # reported once, as `api.forbidden`, by the scan below
+            add(Finding(f"compile.{severity}", severity, f"{d.get('message', '')} [{d.get('code', '')}]",
+                        d.get("file"), d.get("line"), d.get("column")))
+
     main, total = _sizes(bundle_dir, app)
     if main > MAIN_PACKAGE_LIMIT:
         add(Finding("size.main", "error", f"main package is {main} bytes, over {MAIN_PACKAGE_LIMIT}"))
@@ -118,14 +168,10 @@ def run_checks(bundle_dir: Path, allowlist: dict[str, Any], source_dir: Path | N
     declared_hosts = _declared_hosts(allowlist)
     undeclared_hosts: set[str] = set()
     for file, text, first in _sources(bundle_dir, source_dir):
-        for m in _EVAL.finditer(text):
-            line, col = _position(text, m.start(), first)
-            add(Finding("api.forbidden", "error", "eval is not allowed in mini-programs", file, line, col))
-        for m in _NEW_FUNCTION.finditer(text):
-            if _GLOBAL_THIS_IDIOM.match(text, m.start()):
-                continue
-            line, col = _position(text, m.start(), first)
-            add(Finding("api.forbidden", "error", "new Function is not allowed in mini-programs", file, line, col))
+        for rule_line, rule_col, what in _dynamic_code(file, text, first):
+            add(Finding("api.forbidden", "warning",
+                        f"{what} is not supported in mini-programs: the call throws at run time",
+                        file, rule_line, rule_col))
         for m in _PRIVACY.finditer(text):
             if m.group(1) not in declared_private:
                 line, col = _position(text, m.start(), first)

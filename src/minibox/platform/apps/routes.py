@@ -39,6 +39,8 @@ class AllowlistIn(BaseModel):
     webView: DomainList = []
     hostApis: Annotated[list[Annotated[str, Field(max_length=64, pattern=PlainText)]],
                         Field(max_length=200)] = []
+    #: identity: pseudonym | host; phone: none | masked | virtual | real; location: grid | city | precise
+    dataForms: dict[Annotated[str, Field(max_length=16)], Annotated[str, Field(max_length=16)]] | None = None
 
 
 class UploadKeysIn(BaseModel):

@@ -23,6 +23,7 @@ from minibox.platform.context import Ctx
 from minibox.platform.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from minibox.platform.hosts.allowlist import empty_allowlist, validate_allowlist
 from minibox.platform.permissions import DEVELOPER
+from minibox.platform.supplychain import service as supplychain
 
 APP_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 VERSION_RE = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+(?:[-+][0-9A-Za-z.-]{1,20})?$")
@@ -191,6 +192,10 @@ def process_upload(blobs: BlobStore, plan: UploadPlan, data: bytes) -> Processed
         else:
             toolchain.unpack_precompiled(data, bundle_dir, plan.upload_keys, plan.app_id)
         report = run_checks(bundle_dir, plan.allowlist, source_dir)
+        packages = supplychain.packages_of(bundle_dir, source_dir)
+        sbom_sha256 = blobs.put(supplychain.sbom_document(plan.app_id, plan.version, packages))
+        report["sbom"] = {"sha256": sbom_sha256, "format": "CycloneDX 1.5",
+                          "packages": supplychain.summary(packages)}
         blob = deterministic_zip(bundle_dir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -203,6 +208,11 @@ def record_upload(ctx: Ctx, plan: UploadPlan, done: Processed) -> Version:
     plan_upload(ctx, plan.app_id, version=plan.version, build=plan.build, description=plan.description,
                 kind=plan.kind, size=0)
     app = get_app(ctx, plan.app_id)
+    # advisories are matched here, in the transaction, against the feed as it is now
+    report = done.report
+    if "sbom" in report:
+        report = supplychain.apply_findings(report, supplychain.findings(ctx, app.org_id, report["sbom"]["packages"]))
+    done.report = report
     row = Version(app_pk=app.id, version=plan.version, build=plan.build, description=plan.description,
                   status=CHECKED if done.report["passed"] else CHECK_FAILED, source_kind=plan.kind,
                   bundle_sha256=done.bundle_sha256, bundle_size=done.bundle_size, report=done.report,

@@ -105,11 +105,11 @@ def normalise_domain(list_name: str, entry: str) -> str:
     return norm
 
 
-def validate_allowlist(raw: dict[str, Any]) -> dict[str, list[str]]:
-    unknown = sorted(set(raw) - set(ALLOWLIST_KEYS))
+def validate_allowlist(raw: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(raw) - {*ALLOWLIST_KEYS, "dataForms"})
     if unknown:
         raise AllowlistRejected(f"unknown allowlist keys {unknown}", details={"rule": "unknown_key", "keys": unknown})
-    out = empty_allowlist()
+    out: dict[str, Any] = empty_allowlist()
     for name in DOMAIN_LISTS:
         entries = raw.get(name) or []
         if len(entries) > MAX_DOMAINS_PER_LIST:
@@ -127,4 +127,14 @@ def validate_allowlist(raw: dict[str, Any]) -> dict[str, list[str]]:
         if not _HOST_API.match(str(api)):
             raise _reject("hostApis", str(api), "api_name", "letters, digits, '_' and '.' only")
     out["hostApis"] = sorted(set(map(str, apis)))
+    forms = raw.get("dataForms")
+    if forms:  # the form in which user data reaches the app (minibox.policy.datamin)
+        from minibox.policy.datamin import DataFormError, DataForms
+
+        if not isinstance(forms, dict):
+            raise _reject("dataForms", str(forms)[:64], "shape", "an object of identity, phone and location")
+        try:
+            out["dataForms"] = DataForms.parse(forms).as_dict()
+        except DataFormError as e:
+            raise _reject("dataForms", str(forms)[:64], "data_form", str(e)) from e
     return out

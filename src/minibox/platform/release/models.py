@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from minibox.platform.db import Base, utcnow
@@ -46,3 +56,24 @@ class HostPackage(Base):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReleaseGeneration(Base):
+    """One row (id 1): a counter bumped in the same transaction as every change to what an update check
+    answers (apps, releases, hosts, grants). Its row lock orders those transactions, so generation order
+    is commit order; replicas compare it with the generation of their in-memory snapshot."""
+
+    __tablename__ = "release_generation"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ReleaseChange(Base):
+    """What one generation changed: an app (its releases, grants, takedown) or a host (keys, revocation).
+    Replicas reload only these; a gap in the generations they read makes them reload everything."""
+
+    __tablename__ = "release_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, index=True)
+    app_pk: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    host_pk: Mapped[int | None] = mapped_column(Integer, nullable=True)

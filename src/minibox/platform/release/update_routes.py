@@ -5,15 +5,20 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import Response
+from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.concurrency import run_in_threadpool
 
 from minibox.package.answer import sign_answer
 from minibox.platform import toolchain
 from minibox.platform.blobs import BlobNotFound
+from minibox.platform.context import Platform
 from minibox.platform.deps import PlatformDep
 from minibox.platform.errors import NotFound, PlatformError
 from minibox.platform.release import service
+from minibox.platform.release.cache import Unavailable
 
 router = APIRouter(prefix="/api/v1", tags=["host"])
 
@@ -29,20 +34,48 @@ class RangeNotSatisfiable(PlatformError):
 
 
 @router.get("/hosts/{host_id}/apps/{app_id}/update",
-            summary="Which version (host, user) runs, and where its package is (host key required)")
-def update_check(host_id: Annotated[str, Path(pattern=Ident)], app_id: Annotated[str, Path(pattern=Ident)],
-                 platform: PlatformDep, x_minibox_host_key: HostKey = None,
-                 user_id: Annotated[str, Query(max_length=128, pattern=r"^[A-Za-z0-9_.:@-]*$")] = "",
-                 region: Annotated[str | None, Query(max_length=128, pattern=r"^[A-Za-z0-9_.:@-]*$")] = None,
-                 tags: Annotated[str, Query(max_length=2000, pattern=r"^[A-Za-z0-9_.:@,-]*$")] = "",
-                 ) -> dict[str, Any]:
-    tag_set = {t for t in tags.split(",") if t}
+            summary="Which version (host, user) runs, and where its package is (host key required)",
+            response_class=Response,
+            responses={200: {"description": "The signed answer", "content": {"application/json": {}}}})
+async def update_check(request: Request, host_id: Annotated[str, Path(pattern=Ident)],
+                       app_id: Annotated[str, Path(pattern=Ident)], x_minibox_host_key: HostKey = None,
+                       user_id: Annotated[str, Query(max_length=128, pattern=r"^[A-Za-z0-9_.:@-]*$")] = "",
+                       region: Annotated[str | None, Query(max_length=128, pattern=r"^[A-Za-z0-9_.:@-]*$")] = None,
+                       tags: Annotated[str, Query(max_length=2000, pattern=r"^[A-Za-z0-9_.:@,-]*$")] = "",
+                       ) -> Response:
+    """The hot path: answered from the replica's release snapshot on the event loop, without a database
+    query or a thread hop; the slow path (lease lapsed, package not built yet) runs on the thread pool."""
+    tag_set = frozenset(t for t in tags.split(",") if t)
     if len(tag_set) > service.MAX_TAGS:
         raise PlatformError(f"at most {service.MAX_TAGS} tags", code="invalid_request", status=422)
-    with platform.db.read() as s:
-        host = service.authenticate_host(s, x_minibox_host_key, host_id)
-        decision = service.decide(s, host, app_id, user_id=user_id, region=region or None, tags=tag_set)
-        pkg = service.host_package(platform, decision, s)
+    platform: Platform = request.app.state.platform
+    args = (x_minibox_host_key, host_id, app_id)
+    kw: dict[str, Any] = {"user_id": user_id, "region": region or None, "tags": tag_set}
+    answer = platform.releases.answer(*args, **kw) if platform.releases is not None else None
+    if answer is None:
+        answer = await run_in_threadpool(_slow_answer, platform, *args, **kw)
+    return Response(orjson.dumps(answer), media_type="application/json")
+
+
+def _slow_answer(platform: Platform, api_key: str | None, host_id: str, app_id: str, *, user_id: str,
+                 region: str | None, tags: frozenset[str]) -> dict[str, Any]:
+    cache = platform.releases
+    if cache is not None:
+        cache.ensure_fresh()  # 503 if the database cannot be read
+        got = cache.answer(api_key, host_id, app_id, user_id=user_id, region=region, tags=tags)
+        if got is not None:
+            return got
+    # the package is not built yet (or no snapshot): the database decides, as it is the truth
+    try:
+        with platform.db.read() as s:
+            host = service.authenticate_host(s, api_key, host_id)
+            decision = service.decide(s, host, app_id, user_id=user_id, region=region, tags=set(tags))
+            pkg = service.host_package(platform, decision, s)
+    except (OperationalError, InterfaceError) as e:
+        raise Unavailable("the release database is unavailable; retry shortly") from e
+    if cache is not None:
+        cache.remember_package(decision.version.id, decision.release.build, host.id, host.key_fingerprint,
+                               pkg.sha256, pkg.size)
     answer = {**service.update_answer(decision, pkg), "host_id": host_id, "user_id": user_id}
     return sign_answer(platform.package_signer, answer)
 

@@ -301,6 +301,13 @@ MB.brokenDefs = Object.create(null);  // component path -> why it cannot be used
 
 function mbMountComponent(host, owner, path) {
   if (MB.brokenDefs[path]) return null;
+  var broken = MB.config.broken && MB.config.broken[path];
+  if (broken && broken.length) {
+    // its WXML, WXSS or JSON failed to compile: an empty element, reported once
+    MB.brokenDefs[path] = broken.join("\n");
+    mbReportError(new Error('component "' + path + '" failed to compile:\n' + MB.brokenDefs[path]));
+    return null;
+  }
   var def;
   try { def = mbLoadDef(path); } catch (e) {
     // a component whose module fails renders as an empty element; the page goes on
@@ -607,8 +614,15 @@ function mbCallPropObserver(inst, prop, value, old) {
 
 function mbSetData(inst, patch, callback) {
   var props = inst.__def.properties;
-  var olds = {};
-  if (mbIsPlainObject(patch)) Object.keys(props).forEach(function (name) { if (name in patch) olds[name] = inst.data[name]; });
+  var olds = {}, same = {};
+  if (mbIsPlainObject(patch)) Object.keys(props).forEach(function (name) {
+    if (!(name in patch)) return;
+    olds[name] = inst.data[name];
+    // WeChat keeps the object it is given and compares with ===: handing back this.data.x (the
+    // object minibox stored, a copy) is no change, so the observer does not fire (weui's slideview
+    // sets its own `buttons` from the `buttons` observer)
+    same[name] = patch[name] === olds[name];
+  });
   var changed = mbApplySetData(inst.data, patch, inst.__path);
   // a property set through setData keeps its type; its observer fires when the value changed
   // (a sub-path change always fires it, with the new sub-value and no old value)
@@ -619,7 +633,7 @@ function mbSetData(inst, patch, callback) {
     if (segs.length === 1) {
       var v = mbCoerce(prop, inst.data[segs[0]]);
       inst.data[segs[0]] = v;
-      if (v !== olds[segs[0]]) propCalls.push([prop, v, olds[segs[0]]]);
+      if (v !== olds[segs[0]] && !same[segs[0]]) propCalls.push([prop, v, olds[segs[0]]]);
     } else {
       propCalls.push([prop, mbGetPath(inst.data, segs), undefined]);
     }
@@ -650,10 +664,13 @@ function mbHasComponentTags(inst, vnodes) {
 // Re-render a component's template (vnodes: an already computed render of its current data).
 function mbRenderComponent(inst, vnodesIn) {
   if (!inst.__host || inst.__rendering || inst.__destroyed) return;
+  // an unloaded page (its root left MB.nodes) keeps its data but renders nothing: a timer it did
+  // not clear may still setData, which WeChat ignores (the view has no such nodes any more)
+  if (inst.__isPage && MB.nodes.get(inst.__host.id) !== inst.__host) return;
   inst.__rendering = true;
   MB.renderDepth++;
   try {
-    var vnodes = vnodesIn || mbResolveExternalClasses(inst, __mb.render(inst.__path, mbRenderData(inst)));
+    var vnodes = vnodesIn || inst.__errorVnodes || mbResolveExternalClasses(inst, __mb.render(inst.__path, mbRenderData(inst)));
     inst.__roots = mbReconcile(inst, inst.__host, inst.__host.id, inst.__roots, vnodes);
     inst.__rendered = true;
     if (inst.__host.light !== undefined) mbRenderLight(inst.__host);

@@ -57,6 +57,7 @@ function mbInvokeHandler(node, binding, base, origin) {
   var owner = node.owner;
   if (!owner) return undefined;
   var handler = binding.handler;
+  if (handler === "") return undefined;  // catchtap="" stops the event and calls nothing, silently (WeChat)
   var fn = typeof handler === "function" ? handler : owner[handler];
   if (typeof fn !== "function") {
     mbWarn('Component "' + owner.__path + '" does not have a method "' + handler + '" to handle event "' + base.type + '".');

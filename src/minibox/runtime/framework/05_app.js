@@ -105,8 +105,36 @@ function mbIsTabPage(path) {
   return !!(tb && tb.list && tb.list.some(function (i) { return mbNormalize(i.pagePath || "") === path; }));
 }
 
+// A page that cannot run (its WXML, WXSS or JSON failed to compile, or its module throws at load)
+// opens as an error page naming the errors; App.onError hears of it, and every other page still runs.
+function mbPageFailure(path) {
+  var broken = MB.config.broken && MB.config.broken[path];
+  if (broken && broken.length) {
+    var e = new Error('page "' + path + '" failed to compile:\n' + broken.join("\n"));
+    mbReportError(e);
+    return { reasons: broken.slice() };
+  }
+  try { mbLoadDef(path); } catch (err) {
+    if (err instanceof InternalError && /out of memory/.test(err.message)) throw err;
+    mbReportError(err);
+    var msg = err && err.message ? String(err.message) : String(err);
+    return { reasons: [msg] };
+  }
+  return null;
+}
+
+function mbErrorPageVnodes(path, reasons) {
+  var items = reasons.map(function (r) { return { t: "view", a: {}, cls: "mb-error-page__reason", c: [{ x: String(r) }] }; });
+  return [{ t: "view", a: {}, cls: "mb-error-page", c: [
+    { t: "view", a: {}, cls: "mb-error-page__title", c: [{ x: "This page could not be opened" }] },
+    { t: "view", a: {}, cls: "mb-error-page__path", c: [{ x: path }] },
+  ].concat(items) }];
+}
+
 function mbCreatePage(path, query, channel) {
-  var def = mbLoadDef(path);
+  var failure = MB.defs[path] ? null : mbPageFailure(path);
+  var def = failure ? { kind: "page", path: path, fields: {},
+    options: { data: {}, methods: {}, behaviors: [], options: {} } } : mbLoadDef(path);
   var pageId = MB.nextPageId++;
   var root = { id: mbNewId(), t: "page", a: {}, cls: "", st: "", ev: [], ds: {}, c: [], parent: null, owner: null, comp: null };
   MB.nodes.set(root.id, root);
@@ -116,6 +144,7 @@ function mbCreatePage(path, query, channel) {
   inst.options = mbClone(query);
   inst.__query = query;
   inst.__eventChannel = channel || null;
+  if (failure) inst.__errorVnodes = mbErrorPageVnodes(path, failure.reasons);
   root.comp = inst;
   // a page built with Component() receives its query as properties (WeChat 2.x)
   if (def.kind === "component") mbSetInitialProps(inst, query || {});
@@ -137,7 +166,8 @@ function mbCallHook(inst, name, args) {
 }
 
 function mbShowPage(inst) {
-  mbEmit({ t: "page", op: "show", page: inst.__pageId });
+  // `stack`: getCurrentPages() as page ids (every navigation ends with a show), for the view's back arrow
+  mbEmit({ t: "page", op: "show", page: inst.__pageId, stack: MB.pages.map(function (p) { return p.__pageId; }) });
   mbCallHook(inst, "onShow");
   mbCallPageLifetimeChildren(inst, "show");
 }

@@ -83,15 +83,60 @@ function mbFromBase64(text) {
   return bytes.buffer.slice(0, j);
 }
 
-function mbEncode(v) {
+// A snapshot of a value for the bridge: plain JSON-able data, every property read once (a getter
+// runs once, here, in the sandbox's budget), within the bridge's size and nesting limits. The
+// host checks again before parsing; this is what gives the mini-program a catchable `fail`.
+var MB_BRIDGE = globalThis.__mbBridgeLimits || { maxChars: 16 * 1024 * 1024, maxDepth: 300 };
+var mbKeys = Object.keys, mbIsArray = Array.isArray, mbIsView = ArrayBuffer.isView;
+function MbBridgeError(why) { var e = new Error(why); Object.setPrototypeOf(e, MbBridgeError.prototype); return e; }
+MbBridgeError.prototype = Object.create(Error.prototype);
+MbBridgeError.prototype.name = "MbBridgeError";
+
+function mbEncodeIn(v, st, depth) {
+  var t = typeof v;
+  if (t === "string") {
+    st.chars += v.length + 2;
+    if (st.chars > MB_BRIDGE.maxChars) throw new MbBridgeError("parameter error: data exceeds the bridge limit of " + MB_BRIDGE.maxChars + " characters");
+    return v;
+  }
+  if (v === null || t !== "object") return t === "function" || t === "symbol" ? undefined : v;
+  // {"api": ..., "args": {...}} takes two levels of the message's nesting
+  if (depth > MB_BRIDGE.maxDepth - 2) throw new MbBridgeError("parameter error: data nested deeper than " + (MB_BRIDGE.maxDepth - 2) + " levels (or circular)");
   if (v instanceof Date) return { __mbType: "Date", value: v.getTime() };
-  if (v instanceof ArrayBuffer) return { __type: "ArrayBuffer", base64: mbToBase64(v) };
-  if (ArrayBuffer.isView(v)) return { __type: "ArrayBuffer", base64: mbToBase64(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength)) };
-  if (v === null || typeof v !== "object") return typeof v === "function" ? undefined : v;
-  if (Array.isArray(v)) return v.map(mbEncode);
-  var out = {};
-  Object.keys(v).forEach(function (k) { var x = mbEncode(v[k]); if (x !== undefined) out[k] = x; });
+  var buf = null;
+  if (v instanceof ArrayBuffer) buf = v;
+  else if (mbIsView(v)) buf = v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength);
+  if (buf !== null) {
+    st.chars += Math.ceil(buf.byteLength / 3) * 4 + 32;
+    if (st.chars > MB_BRIDGE.maxChars) throw new MbBridgeError("parameter error: data exceeds the bridge limit of " + MB_BRIDGE.maxChars + " characters");
+    return { __type: "ArrayBuffer", base64: mbToBase64(buf) };
+  }
+  var i, out;
+  if (mbIsArray(v)) {
+    var n = v.length;
+    out = [];
+    for (i = 0; i < n; i++) { var item = mbEncodeIn(v[i], st, depth + 1); out[i] = item === undefined ? null : item; }
+    st.chars += n + 2;
+    return out;
+  }
+  out = {};
+  var keys = mbKeys(v);
+  for (i = 0; i < keys.length; i++) {
+    var k = keys[i], x = mbEncodeIn(v[k], st, depth + 1);
+    if (x !== undefined) { out[k] = x; st.chars += k.length + 4; }
+  }
   return out;
+}
+function mbEncode(v, st) { return mbEncodeIn(v, st || { chars: 0 }, 1); }
+
+// Build a call's arguments, then call the host; a bridge limit becomes the API's own `fail`.
+function mbCallHost(api, build) {
+  var args;
+  try { args = build(); } catch (e) {
+    if (e instanceof MbBridgeError) return { err: { errMsg: api.slice(api.lastIndexOf(".") + 1) + ":fail " + e.message } };
+    throw e;
+  }
+  return mbHostCall(api, args);
 }
 function mbDecode(v) {
   if (v === null || typeof v !== "object") return v;
@@ -104,10 +149,14 @@ function mbDecode(v) {
 }
 
 function mbArgs(opts) {
-  var out = {};
-  if (opts && typeof opts === "object") Object.keys(opts).forEach(function (k) {
-    if (typeof opts[k] !== "function") out[k] = mbEncode(opts[k]);
-  });
+  var out = {}, st = { chars: 0 };
+  if (opts && typeof opts === "object") {
+    var keys = mbKeys(opts);
+    for (var i = 0; i < keys.length; i++) {
+      var v = opts[keys[i]];  // read once: the value encoded is the value checked
+      if (typeof v !== "function") { var x = mbEncodeIn(v, st, 2); if (x !== undefined) out[keys[i]] = x; }
+    }
+  }
   return out;
 }
 
@@ -138,7 +187,7 @@ function mbAsyncApi(api, mapArgs) {
   return function (opts) {
     var promiseCtl = null, promise;
     if (mbWantsPromise(opts)) promise = new Promise(function (res, rej) { promiseCtl = { resolve: res, reject: rej }; });
-    var reply = mbHostCall(api, mapArgs ? mapArgs(opts || {}) : mbArgs(opts));
+    var reply = mbCallHost(api, function () { return mapArgs ? mapArgs(opts || {}) : mbArgs(opts); });
     if (reply.pending !== undefined) {
       MB.tickets.set(reply.pending, { api: api, done: function (r) { var x = mbResultOf(api, r); mbFinish(api, opts, promiseCtl, x.res, x.failed); } });
     } else {
@@ -151,7 +200,8 @@ function mbAsyncApi(api, mapArgs) {
 
 function mbSyncApi(api, mapArgs, pick) {
   return function () {
-    var reply = mbHostCall(api, mapArgs.apply(null, arguments));
+    var argv = arguments;
+    var reply = mbCallHost(api, function () { return mapArgs.apply(null, argv); });
     if (reply.err) throw new Error(reply.err.errMsg);
     return pick ? pick(mbDecode(reply.ok)) : mbDecode(reply.ok);
   };
@@ -203,6 +253,42 @@ function mbViewApi(api, fields) {
   });
 }
 
+// wx.createCanvasContext: WeChat's drawing context; it records the drawing and hands it to the
+// view on draw() (a view without canvas support ignores it), so code that draws never breaks.
+var MB_CANVAS_METHODS = ["arc", "arcTo", "beginPath", "bezierCurveTo", "clearRect", "clip", "closePath",
+  "drawImage", "fill", "fillRect", "fillText", "lineTo", "moveTo", "quadraticCurveTo", "rect", "restore",
+  "rotate", "save", "scale", "setFillStyle", "setFontSize", "setGlobalAlpha", "setLineCap", "setLineDash",
+  "setLineJoin", "setLineWidth", "setMiterLimit", "setShadow", "setStrokeStyle", "setTextAlign",
+  "setTextBaseline", "setTransform", "stroke", "strokeRect", "strokeText", "transform", "translate"];
+function MbCanvasContext(canvasId) { this.canvasId = String(canvasId || ""); this.__ops = []; this.font = "10px sans-serif"; }
+MB_CANVAS_METHODS.forEach(function (name) {
+  MbCanvasContext.prototype[name] = function () {
+    if (this.__ops.length < 10000) this.__ops.push([name].concat(Array.prototype.slice.call(arguments).map(function (a) {
+      return typeof a === "number" || typeof a === "string" || typeof a === "boolean" ? a : null;
+    })));
+  };
+});
+MbCanvasContext.prototype.measureText = function (text) {
+  var size = parseFloat(String(this.font).match(/([0-9.]+)px/) ? String(this.font).match(/([0-9.]+)px/)[1] : "10") || 10;
+  return { width: String(text == null ? "" : text).length * size * 0.6 };
+};
+MbCanvasContext.prototype.createLinearGradient = function () { return { addColorStop: function () {} }; };
+MbCanvasContext.prototype.createCircularGradient = MbCanvasContext.prototype.createLinearGradient;
+MbCanvasContext.prototype.createPattern = function () { return {}; };
+MbCanvasContext.prototype.draw = function (reserve, callback) {
+  var ops = this.__ops;
+  this.__ops = [];
+  mbEmit({ t: "view", api: "canvasDraw", page: mbCurrentPageId(), canvasId: this.canvasId, reserve: !!reserve,
+           ops: mbEncode(ops.slice(0, 10000)) });
+  if (typeof callback === "function") MB.afterFlush.push(function () { mbGuard(null, callback); });
+};
+
+var MB_CANIUSE_COMPONENTS = {};
+["view", "scroll-view", "swiper", "swiper-item", "movable-area", "movable-view", "cover-view", "cover-image",
+ "icon", "text", "rich-text", "progress", "button", "checkbox", "checkbox-group", "form", "input", "label",
+ "picker", "picker-view", "picker-view-column", "radio", "radio-group", "slider", "switch", "textarea",
+ "navigator", "image", "web-view", "block", "page-meta", "navigation-bar"].forEach(function (n) { MB_CANIUSE_COMPONENTS[n] = 1; });
+
 function mbBuildWx(apis) {
   var wx = {};
   var system = MB.config.system || {};
@@ -213,7 +299,7 @@ function mbBuildWx(apis) {
       ? mbSyncApi(a.name, function (arg) { return arg && typeof arg === "object" ? mbArgs(arg) : {}; })
       : mbAsyncApi(a.name);
   });
-  if (wx.setStorageSync) wx.setStorageSync = mbSyncApi("setStorageSync", function (key, data) { return { key: key, data: mbEncode(data) }; });
+  if (wx.setStorageSync) wx.setStorageSync = mbSyncApi("setStorageSync", function (key, data) { var st = { chars: 0 }; return { key: mbEncodeIn(key, st, 2), data: mbEncodeIn(data, st, 2) }; });
   if (wx.getStorageSync) {
     var rawGet = mbSyncApi("getStorageSync", function (key) { return { key: key }; }, function (r) { return r.data; });
     wx.getStorageSync = function (key) {
@@ -254,7 +340,14 @@ function mbBuildWx(apis) {
     return { SDKVersion: system.SDKVersion, language: system.language, version: system.version, theme: system.theme || "light", host: { appId: MB.config.hostId || "" } };
   };
   wx.nextTick = function (fn) { Promise.resolve().then(function () { mbGuard(null, fn); }); };
-  wx.canIUse = function (schema) { return typeof schema === "string" && schema.split(".")[0] in wx; };
+  // `${API}.${method}.${param}...` or `${component}.${attribute}.${value}` (WeChat's schema): an API
+  // this instance offers, or a built-in component minibox draws
+  wx.canIUse = function (schema) {
+    if (typeof schema !== "string" || !schema) return false;
+    var head = schema.split(".")[0];
+    if (head in wx) return true;
+    return Object.prototype.hasOwnProperty.call(MB_CANIUSE_COMPONENTS, head);
+  };
   wx.env = { USER_DATA_PATH: "wxfile://usr" };
   wx.getLaunchOptionsSync = function () { return mbClone(MB.launchOptions || {}); };
   wx.onAppShow = function (fn) { (MB.appShowListeners || (MB.appShowListeners = [])).push(fn); };
@@ -269,12 +362,77 @@ function mbBuildWx(apis) {
   };
   wx.getEnterOptionsSync = function () { return mbClone(MB.launchOptions || {}); };
   wx.createAnimation = function (defaults) { return new MbAnimation(defaults || {}); };
+  wx.createCanvasContext = function (canvasId) { return new MbCanvasContext(canvasId); };
   wx.hideKeyboard = mbViewApi("hideKeyboard", []);
   wx.reportAnalytics = function (name, data) { mbEmit({ t: "analytics", name: String(name), data: mbEncode(data || {}) }); };
   wx.arrayBufferToBase64 = function (buf) { return mbToBase64(buf); };
   wx.base64ToArrayBuffer = function (text) { return mbFromBase64(text); };
+  mbAnalyticsApis(wx, apis);
   if (typeof mbIoApis === "function") mbIoApis(wx, apis);
   return wx;
+}
+
+// Analytics (issue 11): reports go to the host's telemetry; nothing about it comes back.
+function mbAnalyticsApis(wx, apis) {
+  var has = {};
+  apis.forEach(function (a) { has[a.name] = 1; });
+  var quiet = function (api, build) { try { return mbCallHost(api, build); } catch (e) { return { err: {} }; } };
+  if (has.reportEvent) wx.reportEvent = function (eventId, data) {
+    quiet("reportEvent", function () { return { eventId: String(eventId), data: mbArgs(data) }; });
+  };
+  if (has["RealtimeLogManager.log"]) wx.getRealtimeLogManager = function () {
+    var filters = [];
+    var send = function (level, argv) {
+      quiet("RealtimeLogManager.log", function () {
+        return { level: level, msg: Array.prototype.map.call(argv, mbFormatArg).join(" ").slice(0, 1024), filters: filters.slice(0, 10) };
+      });
+    };
+    var mgr = {
+      info: function () { send("info", arguments); },
+      warn: function () { send("warn", arguments); },
+      error: function () { send("error", arguments); },
+      setFilterMsg: function (m) { if (typeof m === "string") filters = [m.slice(0, 64)]; },
+      addFilterMsg: function (m) { if (typeof m === "string" && filters.length < 10) filters.push(m.slice(0, 64)); },
+      in: function () { return mgr; },
+      tag: function () { return mgr; },
+      getCurrentState: function () { return { size: 0, maxSize: 5242880, logCount: 0, maxLogCount: 5000 }; },
+    };
+    return mgr;
+  };
+  if (has["Performance.getEntries"]) wx.getPerformance = function () {
+    var fetch = function () {
+      var r = quiet("Performance.getEntries", function () { return {}; });
+      return r && r.ok && Array.isArray(r.ok.entries) ? mbDecode(r.ok.entries) : [];
+    };
+    var list = function (all) {
+      return {
+        getEntries: function () { return all.slice(); },
+        getEntriesByType: function (t) { return all.filter(function (e) { return e.entryType === t; }); },
+        getEntriesByName: function (n, t) { return all.filter(function (e) { return e.name === n && (!t || e.entryType === t); }); },
+      };
+    };
+    var perf = list([]);
+    perf.getEntries = function () { return fetch(); };
+    perf.getEntriesByType = function (t) { return list(fetch()).getEntriesByType(t); };
+    perf.getEntriesByName = function (n, t) { return list(fetch()).getEntriesByName(n, t); };
+    perf.setBufferSize = function () {};
+    perf.now = function () { return Date.now(); };
+    perf.createObserver = function (callback) {
+      var on = false;
+      return {
+        observe: function (opts) {
+          var types = opts && opts.entryTypes ? opts.entryTypes : (opts && opts.type ? [opts.type] : null);
+          on = true;
+          var got = fetch().filter(function (e) { return !types || types.indexOf(e.entryType) >= 0; });
+          if (got.length && typeof callback === "function") Promise.resolve().then(function () {
+            if (on) mbGuard(null, function () { callback(list(got)); });
+          });
+        },
+        disconnect: function () { on = false; },
+      };
+    };
+    return perf;
+  };
 }
 
 // wx.createAnimation: a chainable description the view turns into CSS transitions.

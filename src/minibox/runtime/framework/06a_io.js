@@ -21,7 +21,7 @@ function mbTransferApi(api) {
       onProgressUpdate: function () {}, offProgressUpdate: function () {},
       onChunkReceived: function () {}, offChunkReceived: function () {},
     };
-    var reply = mbHostCall(api, mbArgs(opts));
+    var reply = mbCallHost(api, function () { return mbArgs(opts); });
     var finish = function (r) {
       if (state.aborted) return;
       state.done = true;
@@ -41,7 +41,7 @@ function mbSocketTask(id) {
     readyState: 0,
     send: function (o) {
       o = o || {};
-      var r = mbHostCall("SocketTask.send", { socketTaskId: id, data: mbEncode(o.data) });
+      var r = mbCallHost("SocketTask.send", function () { return { socketTaskId: id, data: mbEncode(o.data) }; });
       var x = mbResultOf("SocketTask.send", r);
       mbFinish("send", o, null, x.res, x.failed);
     },
@@ -71,7 +71,7 @@ function mbSocketTask(id) {
 
 function mbConnectSocket(opts) {
   opts = opts || {};
-  var reply = mbHostCall("connectSocket", mbArgs(opts));
+  var reply = mbCallHost("connectSocket", function () { return mbArgs(opts); });
   var x = mbResultOf("connectSocket", reply);
   var task = null;
   if (!x.failed) {
@@ -133,9 +133,12 @@ function mbFileSystemManager(apis) {
     if (MB_FS_SYNC_ARGS[name] && mbHas(apis, api + "Sync")) {
       var names = MB_FS_SYNC_ARGS[name];
       fsm[name + "Sync"] = function () {
-        var args = {};
-        for (var i = 0; i < names.length; i++) if (arguments[i] !== undefined) args[names[i]] = mbEncode(arguments[i]);
-        var reply = mbHostCall(api + "Sync", args);
+        var argv = arguments;
+        var reply = mbCallHost(api + "Sync", function () {
+          var args = {}, st = { chars: 0 };
+          for (var i = 0; i < names.length; i++) if (argv[i] !== undefined) args[names[i]] = mbEncodeIn(argv[i], st, 2);
+          return args;
+        });
         if (reply.err) throw new Error(reply.err.errMsg);
         var key = MB_FS_SYNC_RESULT[name];
         if (!key) return undefined;

@@ -197,6 +197,16 @@ function mbButtonOpenType(node, type, ev) {
     return;
   }
   if (type === "feedback") { mbEmit({ t: "view", api: "feedback", page: mbCurrentPageId() }); return; }
+  if (type === "getPhoneNumber" && (MB.config.apis || []).some(function (a) { return a.name === "button.getPhoneNumber"; })) {
+    // the host asks the user and hands out a one-time code; the app's server redeems it for the
+    // number in the form the app is granted (real, masked or a relay number)
+    mbAsyncApi("button.getPhoneNumber")({ complete: function (res) {
+      var out = mbClone(res || {});
+      out.errMsg = String(out.errMsg || "").replace(/^button\.getPhoneNumber/, "getPhoneNumber");
+      mbSemantic(node, "getphonenumber", out, ev);
+    } });
+    return;
+  }
   var evName = MB_BUTTON_DENIED[type];
   if (evName) mbSemantic(node, evName, { errMsg: type + ":fail no permission" }, ev);
   else mbWarn('button: unsupported open-type "' + type + '"');

@@ -213,7 +213,12 @@
     this.titleBox.appendChild(this.spinner);
     this.titleBox.appendChild(this.titleText);
     this.capsule = h("div", "mb-capsule", "\u2022\u2022\u2022  \u25ce");
+    this.home = h("div", "mb-navbar-home");  // WeChat's "back to the home page" button
+    this.home.setAttribute("role", "button");
+    this.home.setAttribute("aria-label", "home");
+    this.home.appendChild(houseIcon());
     this.navbar.appendChild(this.back);
+    this.navbar.appendChild(this.home);
     this.navbar.appendChild(this.titleBox);
     this.navbar.appendChild(this.capsule);
     this.stage = h("div", "mb-stage");
@@ -223,9 +228,29 @@
     s.appendChild(this.tabbar);
     var self = this;
     this.back.addEventListener("click", function () { self.opts.send({ t: "navigate", api: "navigateBack", delta: 1 }); });
+    this.home.addEventListener("click", function () {
+      if (self.entryPage) self.opts.send({ t: "navigate", api: "reLaunch", url: "/" + self.entryPage });
+    });
     this.updateRpx();
     if (typeof ResizeObserver === "function") new ResizeObserver(function () { self.updateRpx(); }).observe(s);
   };
+
+  function houseIcon() {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "22");
+    svg.setAttribute("height", "22");
+    svg.setAttribute("aria-hidden", "true");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M3.5 11 12 3.8l8.5 7.2M6 9v11h4.5v-6h3v6H18V9");
+    path.setAttribute("fill", "none");
+    path.setAttribute("stroke", "currentColor");
+    path.setAttribute("stroke-width", "1.6");
+    path.setAttribute("stroke-linejoin", "round");
+    svg.appendChild(path);
+    return svg;
+  }
 
   Renderer.prototype.updateRpx = function () {
     var w = this.opts.screen.clientWidth || 375;
@@ -245,6 +270,23 @@
     return id === undefined ? null : this.pages.get(id);
   };
 
+  Renderer.prototype.isTabPage = function (path) {
+    var tab = this.app.tabBar;
+    var list = tab && Array.isArray(tab.list) ? tab.list : [];
+    return list.some(function (item) { return String(item.pagePath || "").replace(/^\//, "").replace(/\.html$/, "") === path; });
+  };
+
+  // The mini-program's page stack (getCurrentPages()) as page ids. The renderer also keeps the tab
+  // pages switchTab left alive (hidden); they are not on the stack. The runtime sends the stack with
+  // every "show"; without it, only the last tab page shown counts.
+  Renderer.prototype.pageStack = function () {
+    var self = this;
+    if (this.appStack) return this.appStack.filter(function (id) { return self.pages.has(id); });
+    var lastTab = -1;
+    this.stack.forEach(function (id, i) { var p = self.pages.get(id); if (p && self.isTabPage(p.path)) lastTab = i; });
+    return this.stack.filter(function (id, i) { var p = self.pages.get(id); return p && (i === lastTab || !self.isTabPage(p.path)); });
+  };
+
   Renderer.prototype.renderChrome = function () {
     var page = this.top();
     var cfg = this.windowConfig(page);
@@ -260,8 +302,17 @@
     }
     this.titleText.textContent = page ? (page.title != null ? page.title : (cfg.navigationBarTitleText || "")) : "";
     this.spinner.hidden = !(page && page.loading);
-    this.back.style.visibility = this.stack.length > 1 ? "visible" : "hidden";
+    // WeChat: a back arrow when the stack has more than one page; on a lone page that is neither the
+    // home page nor a tab page (after reLaunch, or opened directly), a button back to the home page
+    var depth = this.pageStack().length;
+    this.back.hidden = !(page && depth > 1);
+    this.home.hidden = !(page && depth === 1 && this.entryPage && page.path !== this.entryPage && !this.isTabPage(page.path));
     this.renderTabBar(page);
+    if (page !== this.shownTop || (page && page.queryText !== this.shownQuery)) {
+      this.shownTop = page;
+      this.shownQuery = page ? page.queryText : null;
+      if (page && this.opts.onPage) this.opts.onPage(page);
+    }
     if (page) page.frame.style.backgroundColor = cfg.backgroundColor || "";
   };
 
@@ -301,7 +352,7 @@
   // ---- messages
   Renderer.prototype.onMessage = function (msg) {
     switch (msg.t) {
-      case "app": this.app = msg.app || {}; this.renderChrome(); break;
+      case "app": this.app = msg.app || {}; this.entryPage = msg.entryPage || null; this.renderChrome(); break;
       case "patch": this.applyOps(msg.ops); break;
       case "page": this.pageMessage(msg); break;
       case "view": this.viewApi(msg); break;
@@ -313,6 +364,15 @@
     }
   };
 
+  // A page's query as a query string (values as the mini-program received them: undecoded).
+  function queryText(query) {
+    if (!query || typeof query !== "object") return "";
+    return Object.keys(query).map(function (k) {
+      var v = query[k];
+      return encodeURIComponent(k) + "=" + (v == null ? "" : String(v));
+    }).join("&");
+  }
+
   Renderer.prototype.pageMessage = function (msg) {
     if (msg.op === "open") {
       var frame = h("div", "mb-page-frame");
@@ -322,7 +382,7 @@
       frame.__mbPage = msg.page;
       frame.appendChild(root);
       var page = { id: msg.page, path: msg.path, root: root, frame: frame, config: msg.config || {}, query: msg.query || {},
-        title: null, reachedBottom: false };
+        queryText: queryText(msg.query), title: null, reachedBottom: false };
       this.pages.set(msg.page, page);
       this.nodes.set(msg.root, root);
       var cfg = this.windowConfig(page);
@@ -355,6 +415,7 @@
       if (!q) return;
       q.frame.hidden = msg.op === "hide";
       if (msg.op === "show") {
+        if (Array.isArray(msg.stack)) this.appStack = msg.stack.slice();
         this.stack = this.stack.filter(function (id) { return id !== msg.page; });
         this.stack.push(msg.page);
         q.frame.classList.remove("mb-enter");

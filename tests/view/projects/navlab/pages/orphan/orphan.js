@@ -1,0 +1,6 @@
+Page({
+  data: { k: '' },
+  onLoad(query) {
+    this.setData({ k: query.k || 'without k' })
+  }
+})

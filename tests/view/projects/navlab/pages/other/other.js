@@ -1,0 +1,5 @@
+Page({
+  onShareAppMessage() {
+    return { title: 'Orphan', path: '/pages/orphan/orphan?k=shared' }
+  }
+})
