@@ -36,7 +36,7 @@ PAGE = {
       data: { list: [] },
       fill(n) { const l = []; for (let i = 0; i < n; i++) l.push({ id: i, name: 'row ' + i }); this.setData({ list: l }) },
       clear() { this.setData({ list: [] }) },
-      rename(v) { this.setData({ 'list[500].name': v }) },
+      rename(v) { this.setData({ ["list[" + (this.data.list.length >> 1) + "].name"]: v }) },
     })""",
 }
 

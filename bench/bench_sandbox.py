@@ -28,6 +28,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from minibox.apis.registry import CallContext
 from minibox.host import Host, HostConfig
+from minibox.host.host import _EventSink
 from minibox.policy.storage import Owner
 from minibox.runtime.bundle import LoadedBundle, framework_sources
 from minibox.runtime.engine import Engine
@@ -51,7 +52,7 @@ def proc_kb(pid: int | str, field: str, name: str = "status") -> int:
 
 def in_process_engine(host: Host, bundle: LoadedBundle) -> Engine:
     """The same framework and bundle in this process: the baseline without the boundary."""
-    ctx = CallContext(host.config.host_id, "wxbench", "u", host.services_for("wxbench", "u"))
+    ctx = CallContext(host.config.host_id, "wxbench", "u", host.services_for(bundle, "wxbench", _EventSink()))
     engine = Engine()
 
     def call(payload: str) -> str:

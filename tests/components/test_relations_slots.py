@@ -165,3 +165,31 @@ def test_slot_passed_into_a_slot_that_appears_later(make_project) -> None:
         assert page.query_selector(".box .content").text == "hello"
         page.set_data({"msg": "again"})
         assert page.query_selector(".box .content").text == "again"
+
+
+def test_a_parent_re_rendering_as_each_child_links_keeps_its_light_children(make_project) -> None:
+    """wux-weapp's row: its `linked` re-renders the row itself once per column. The columns (the
+    owner's light DOM) stay where they are, the same elements, and nothing is re-created."""
+    project = make_project({
+        "comp/row.js": """Component({
+          relations: { './col': { type: 'child', linked() { this.setData({ n: this.getRelationNodes('./col').length }) } } },
+          data: { n: 0 } })""",
+        "comp/row.wxml": "<view class='row' data-n='{{n}}'><slot/></view>", "comp/row.json": {"component": True},
+        "comp/col.js": "Component({ properties: { i: Number }, relations: { './row': { type: 'parent' } } })",
+        "comp/col.wxml": "<view class='col'>{{i}}</view>", "comp/col.json": {"component": True},
+        "pages/p/p.json": {"usingComponents": {"row": "/comp/row", "col": "/comp/col"}},
+        "pages/p/p.wxml": "<row id='r'><col wx:for='{{list}}' wx:key='*this' i='{{item}}'/></row>",
+        "pages/p/p.js": "Page({ data: { list: Array.from({ length: 300 }, (_, i) => i) } })",
+    })
+    with launch(project) as mp:
+        page = mp.current_page
+        cols = page.query_selector_all(".col")
+        assert [c.text for c in cols] == [str(i) for i in range(300)]
+        assert page.query_selector(".row").dataset == {"n": 300}
+        ids = [c.node.id for c in cols]
+        row = page.query_selector("#r")
+        row.call_method("setData", {"n": -1})
+        after = page.query_selector_all(".col")
+        assert [c.node.id for c in after] == ids  # the same elements, in place
+        assert [c.text for c in after] == [str(i) for i in range(300)]
+        assert not mp.errors

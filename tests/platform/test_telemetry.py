@@ -144,7 +144,8 @@ def event(kind: str = "custom", *, app: str = APP, version: str = "1.0.0", user:
 
 def test_errors_and_page_views_of_a_running_mini_program_reach_the_rollups(env: Env, tmp_path: Path) -> None:
     project = write_project(tmp_path / "project")
-    host = Host(HostConfig(data_dir=tmp_path / "host", host_id=env.host_id, telemetry=env.telemetry_config()))
+    config = env.telemetry_config(flush_interval_s=3600)  # the test uploads by hand
+    host = Host(HostConfig(data_dir=tmp_path / "host", host_id=env.host_id, telemetry=config))
     host.telemetry.versions[APP] = "1.0.0"
     try:
         for user in ("alice", "bob"):
@@ -422,3 +423,22 @@ def test_prune_drops_old_raw_events_and_keeps_rollups(sqlite_env: Env) -> None:
     assert env.count_events() == 0
     m = env.client.get(f"/api/v1/apps/{APP}/metrics", headers=env.admin()).json()
     assert m["launches"] == 1 and m["page_views"] == 1
+
+
+def test_prune_command_and_the_signed_telemetry_key(sqlite_env: Env) -> None:
+    from typer.testing import CliRunner
+
+    from minibox.cli import app as cli
+    from minibox.telemetry_sig import verify_platform_key
+
+    env = sqlite_env
+    doc = env.client.get("/api/v1/telemetry/key").json()
+    assert verify_platform_key(doc, env.trust.trusted_keys()) == env.platform_key
+    forged = {**doc, "public_key": HostKeyPair.generate().public_bytes().hex()}
+    with pytest.raises(ValueError, match="does not verify"):
+        verify_platform_key(forged, env.trust.trusted_keys())
+    settings = env.platform.settings
+    r = CliRunner().invoke(cli, ["telemetry", "prune", "--data-dir", str(settings.data_dir),
+                                 "--database-url", settings.database_url, "--days", "5"])
+    assert r.exit_code == 0, r.output
+    assert "pruned 0 raw events" in r.output

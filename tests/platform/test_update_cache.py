@@ -23,7 +23,7 @@ from sqlalchemy import event
 from minibox.package import TrustStore
 from minibox.package.answer import verify_answer
 from minibox.platform.api import create_app
-from minibox.platform.context import Platform
+from minibox.platform.context import Ctx, Platform
 from minibox.platform.release import service
 from minibox.platform.serve import BackgroundServer
 
@@ -357,3 +357,46 @@ def test_database_outage_answers_503_then_recovers(env: Env) -> None:
         finally:
             admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
     eventually(lambda: env.version(env.b, app_id), "1.0.0", within=10)
+
+
+def test_generation_bumps_exactly_for_what_an_answer_depends_on(database_url: str, tmp_path: Path) -> None:
+    """The session hook bumps the release generation for apps, releases, grants and hosts, and for
+    nothing else (sessions, audit, members), so unrelated writes never reload a snapshot or wait."""
+    from sqlalchemy import text
+
+    from minibox.platform.apps import service as apps
+    from minibox.platform.hosts import service as hosts
+
+    plat = make_platform(tmp_path / "data", database_url)
+    try:
+        tenant = seed_tenant(plat, "Bank")
+        admin = tenant.users["admin"]
+
+        def generation() -> int:
+            with plat.db.read() as s:
+                return int(s.execute(text("SELECT value FROM release_generation WHERE id = 1")).scalar_one())
+
+        def write(fn: Callable[[Ctx], Any]) -> int:
+            before = generation()
+            with plat.db.write() as s:
+                fn(Ctx(s, plat, admin))
+            return generation() - before
+
+        assert write(lambda c: apps.create_app(c, "wallet", "Wallet")) == 1
+        assert write(lambda c: apps.add_member(c, "wallet", tenant.users["developer"].user_id)) == 0
+        host_id = ""
+
+        def register(c: Ctx) -> None:
+            nonlocal host_id
+            host_id = hosts.register(c, "Mobile", None).host.host_id
+
+        assert write(register) == 1
+        assert write(lambda c: hosts.grant(c, host_id, "wallet")) == 1
+        assert write(lambda c: c.audit("test.note", "app:wallet")) == 0
+        assert write(lambda c: hosts.revoke(c, host_id)) == 1
+        assert write(lambda c: hosts.revoke(c, host_id)) == 0  # already revoked: nothing changed
+        with plat.db.read() as s:
+            rows = s.execute(text("SELECT generation, app_pk, host_pk FROM release_changes ORDER BY id")).all()
+        assert [g for g, _, _ in rows] == sorted(g for g, _, _ in rows) and len(rows) == 4
+    finally:
+        plat.db.dispose()

@@ -293,6 +293,41 @@ def test_host_refuses_too_deep_frames_before_parsing(body):
     assert protocol.loads(json.dumps({"s": "[" * 5000}).encode()) == {"s": "[" * 5000}
 
 
+def test_host_kills_a_worker_that_sends_a_too_deep_frame():
+    """A compromised worker's frame is checked before parsing: a protocol error, never a
+    RecursionError in the host."""
+    import os
+    import time
+
+    from minibox.runtime.errors import WorkerProtocolError
+    from minibox.runtime.sandbox import _FrameReader
+
+    r, w = os.pipe()
+    try:
+        for body in (b"[" * 600 + b"]" * 600, b"[1," * 10 + b"x"):  # small: the pipe has no reader yet
+            os.write(w, len(body).to_bytes(4, "big") + body)
+            with pytest.raises(WorkerProtocolError, match="bad frame"):
+                _FrameReader(r).read(lambda: time.monotonic() + 5)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_worker_checks_a_call_before_parsing_it():
+    import io
+
+    from minibox.runtime.worker import Worker
+
+    worker = Worker(io.BytesIO(), io.BytesIO())
+    deep = '{"api":"setStorageSync","args":{"data":' + "[" * 1000 + "]" * 1000 + "}}"
+    assert json.loads(worker.host_call(deep))["err"]["errMsg"].startswith(
+        "setStorageSync:fail parameter error: message nested deeper than")
+    huge = '{"api":"setStorageSync","args":{"data":"' + "x" * (protocol.MAX_CALL_CHARS + 1) + '"}}'
+    assert "exceeds the limit" in json.loads(worker.host_call(huge))["err"]["errMsg"]
+    assert json.loads(worker.host_call("{"))["err"]["errMsg"] == "bridge:fail malformed call"
+    assert worker.out.getvalue() == b""  # nothing reached the host
+
+
 def test_depth_check_counts_nesting_not_brackets_in_strings():
     assert not protocol.json_depth_exceeds(json.dumps(["[" * 1000, "{" * 1000, '\\"[[[' * 500]), 3)
     assert protocol.json_depth_exceeds("[" * 4 + "]" * 4, 3)

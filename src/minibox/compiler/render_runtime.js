@@ -95,11 +95,79 @@ function $getDate() {
   var a = Array.prototype.slice.call(arguments);
   return a.length === 0 ? new Date() : new (Function.prototype.bind.apply(Date, [null].concat(a)))();
 }
-__mb.render = function (path, data) {
+/* Row memo of a wx:for (issue 13). The compiler passes a row function only for loops whose rows read
+   nothing but their item, their index and top-level data fields `deps` (no WXS, no template, no
+   include, no outer loop variable, no mutating method), over a list that is a plain data path. The
+   framework's memo context `$MC` knows what setData changed since a version (`mc.since(obj, ver)`:
+   the keys of `obj` set since, or null when that history is gone): an untouched row of the same list
+   array, with the same deps, gives the vnodes it gave last time (the same objects, which the diff
+   skips). Anything else renders the loop in full. */
+var $MC = null;
+function $MPush(C, xs) {
+  for (var i = 0; i < xs.length; i += 8192) Array.prototype.push.apply(C, i === 0 && xs.length <= 8192 ? xs : xs.slice(i, i + 8192));
+}
+function $ML(C, site, l, deps, fn) {
+  var mc = $MC, occ = (mc.occ[site] || 0) + 1;
+  mc.occ[site] = occ;
+  var id = site + "#" + occ, E = mc.prev.get(id), n = l.length, D = mc.data, j, i, R;
+  var dv = new Array(deps.length);
+  for (j = 0; j < deps.length; j++) dv[j] = $g(D, deps[j]);
+  var dirty = null;
+  if (E !== undefined && E.list === l) {
+    var touchedData = mc.since(mc.root, E.ver), touchedList = mc.since(l, E.ver);
+    if (touchedData !== null && touchedList !== null) {
+      dirty = touchedList;
+      for (j = 0; j < deps.length && dirty !== null; j++) {
+        if (dv[j] !== E.deps[j] || touchedData.indexOf(deps[j]) >= 0) dirty = null;
+      }
+    }
+  }
+  if (dirty === null) {
+    E = { list: l, rows: new Array(n), flat: null, single: true, ver: 0, deps: null, n: n };
+    for (i = 0; i < n; i++) {
+      R = [];
+      fn(l[i], i, R);
+      E.rows[i] = R;
+      if (R.length !== 1) E.single = false;
+    }
+  } else {
+    var rows = E.rows, changed = false;
+    if (n !== E.n) { rows.length = n; changed = true; }
+    var redo = [];
+    for (j = 0; j < dirty.length; j++) { i = +dirty[j]; if (i >= 0 && i < n && i < E.n && i === Math.floor(i)) redo.push(i); }
+    for (i = E.n; i < n; i++) redo.push(i);
+    for (j = 0; j < redo.length; j++) {
+      i = redo[j];
+      R = [];
+      fn(l[i], i, R);
+      if (E.single && E.flat !== null && R.length === 1 && rows[i] !== undefined && rows[i].length === 1 && i < E.flat.length) E.flat[i] = R[0];
+      else changed = true;
+      rows[i] = R;
+      if (R.length !== 1) E.single = false;
+    }
+    if (changed) E.flat = null;
+    E.n = n;
+  }
+  if (E.flat === null) {
+    if (E.single) { E.flat = new Array(n); for (i = 0; i < n; i++) E.flat[i] = E.rows[i][0]; }
+    else { E.flat = []; for (i = 0; i < n; i++) $MPush(E.flat, E.rows[i]); }
+  }
+  E.ver = mc.version;
+  E.deps = dv;
+  mc.next.set(id, E);
+  $MPush(C, E.flat);
+}
+__mb.render = function (path, data, memo) {
   var f = $F(path);
   if (!f) throw new Error("minibox: no compiled WXML for " + path);
   var C = [];
-  f.body(data !== null && typeof data === "object" ? data : {}, C, 0);
+  var outer = $MC;
+  $MC = memo && memo.data === data ? memo : null;
+  try {
+    f.body(data !== null && typeof data === "object" ? data : {}, C, 0);
+  } finally {
+    $MC = outer;
+  }
   return C;
 };
 __mb.hasRender = function (path) { return FD[path] !== undefined; };

@@ -21,6 +21,7 @@ from minibox.apis import payment as payment_api
 from minibox.apis import ui as ui_api
 from minibox.apis import userdata as userdata_api
 from minibox.apis.audit_log import AuditLog
+from minibox.apis.budget import BudgetConfig
 from minibox.apis.registry import ApiRegistry, Services
 from minibox.host.privacy import UserData
 from minibox.host.telemetry import Telemetry, TelemetryConfig
@@ -51,6 +52,8 @@ class HostConfig:
     master_key: bytes | None = None
     system: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SYSTEM_INFO))
     limits: WorkerLimits = field(default_factory=WorkerLimits)
+    #: what one instance may cost this host: time budget and API rate limits (minibox.apis.budget)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
     #: The host's consent dialogs. Unset, every prompt is answered "deny" (the safe default).
     consent: ConsentCallback | None = None
     privacy: PrivacyCallback | None = None
@@ -157,6 +160,8 @@ class Host:
             forms_of=lambda app_id: self.grants.get(app_id, AppGrants()).data_forms)
         self.telemetry = (Telemetry(config.data_dir, config.host_id, self.master_key, config.telemetry)
                           if config.telemetry is not None else None)
+        if self.telemetry is not None and config.telemetry is not None and config.telemetry.base_url:
+            self.telemetry.start()  # flush and upload every flush_interval_s
         #: the user's rights: what each mini-program holds about them, and deleting it
         self.user_data = UserData(self)
 
@@ -180,7 +185,8 @@ class Host:
     def start(self, bundle: LoadedBundle | Path | str, *, app_id: str, user_id: str,
               views: list[View] | None = None, virtual_time: bool = False,
               limits: WorkerLimits | None = None, grants: AppGrants | None = None,
-              system: dict[str, Any] | None = None, version: str | None = None) -> Instance:
+              system: dict[str, Any] | None = None, version: str | None = None,
+              budget: BudgetConfig | None = None) -> Instance:
         """Start a sandboxed instance of `bundle` for `user_id`; the caller launches it.
         `system` overrides the device the instance sees (getSystemInfo), e.g. in the simulator."""
         if not isinstance(bundle, LoadedBundle):
@@ -191,7 +197,7 @@ class Host:
         services = self.services_for(bundle, app_id, sink)
         cfg = InstanceConfig(host_id=self.config.host_id, app_id=app_id, user_id=user_id,
                              system=dict(system or self.config.system), limits=limits or self.config.limits,
-                             virtual_time=virtual_time)
+                             budget=budget or self.config.budget, virtual_time=virtual_time)
         instance = Instance(bundle, self.registry, services, cfg)
         sink.target = instance.api_event
         instance.views.extend(views or [])

@@ -62,6 +62,7 @@ KINDS = frozenset({"launch", "page_view", "page_stay", "error", "rejection", "cr
 ANALYTICS_APIS = frozenset({"reportEvent", "RealtimeLogManager.log", "Performance.getEntries"})
 #: Kinds that are written to the spool at once (a crash may follow).
 URGENT = frozenset({"error", "rejection", "crash", "payment"})
+URGENT_FLUSH_S = 0.1
 MAX_TEXT = 300
 MAX_STACK_FRAMES = 8
 MAX_CUSTOM_KEYS = 20
@@ -410,6 +411,7 @@ class Telemetry:
         self.dropped_total = 0
         self._client: TelemetryClient | None = None
         self._stop = threading.Event()
+        self._upload_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._last_flush = time.monotonic()
 
@@ -511,7 +513,10 @@ class Telemetry:
                 self.dropped += 1
                 return
             self._buffer.append(event)
-            due = len(self._buffer) >= self.config.batch_size or kind in URGENT
+            # urgent kinds go to disk at once, but at most every URGENT_FLUSH_S (an error loop must
+            # not turn into an fsync loop on the instance's thread)
+            due = len(self._buffer) >= self.config.batch_size or (
+                kind in URGENT and time.monotonic() - self._last_flush >= URGENT_FLUSH_S)
         if due:
             self.flush()
 
@@ -586,6 +591,12 @@ class Telemetry:
         if client is None:
             out["pending"] = len(self.spool.pending)
             return out
+        with self._upload_lock:  # one uploader at a time (the background thread, or a caller)
+            self._upload(client, out)
+        out["pending"] = len(self.spool.pending)
+        return out
+
+    def _upload(self, client: TelemetryClient, out: dict[str, int]) -> None:
         for batch_id, body in self.spool.unsent():
             try:
                 status, doc = client.send(body)
@@ -603,8 +614,6 @@ class Telemetry:
             else:  # 401 (key rotating), 429, 5xx: later
                 log.info("telemetry upload deferred: HTTP %s", status)
                 break
-        out["pending"] = len(self.spool.pending)
-        return out
 
     # -- background --
     def start(self) -> None:

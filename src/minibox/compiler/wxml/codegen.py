@@ -11,7 +11,7 @@ import html
 import json
 import posixpath
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from .. import expr as ex
@@ -105,6 +105,49 @@ class WxsRef:
     pos: int
 
 
+#: methods that change the value they are called on: a row calling one is never memoised
+_MUTATORS = frozenset({"sort", "reverse", "splice", "push", "pop", "shift", "unshift", "fill", "copyWithin"})
+
+
+@dataclass
+class _RowScope(ex.Scope):
+    """A scope that records what the expressions of one wx:for row read (issue 13's row memo):
+    ("data", name), ("local", js variable) or ("wxs", name)."""
+
+    reads: set[tuple[str, str]] = field(default_factory=set)
+
+    def child(self, **names: str) -> _RowScope:
+        return _RowScope(self.data, {**self.names, **names}, self.wxs, self.reads)
+
+    def resolve(self, name: str) -> str:
+        if name in self.names:
+            self.reads.add(("local", self.names[name]))
+        elif name in self.wxs:
+            self.reads.add(("wxs", name))
+        else:
+            self.reads.add(("data", name))
+        return super().resolve(name)
+
+
+def _calls_mutator(node: object) -> bool:
+    if isinstance(node, tuple) and node:
+        if node[0] == "call" and node[1][0] == "mem" and node[1][2][0] == "lit" and node[1][2][1] in _MUTATORS:
+            return True
+        return any(_calls_mutator(x) for x in node[1:])
+    if isinstance(node, list):
+        return any(_calls_mutator(x) for x in node)
+    return False
+
+
+def _data_path(node: object) -> bool:
+    """A plain member chain from a name, with constant keys: `a`, `a.b`, `a[0].b`."""
+    if not isinstance(node, tuple) or not node:
+        return False
+    if node[0] == "id":
+        return True
+    return node[0] == "mem" and node[2][0] == "lit" and _data_path(node[1])
+
+
 @dataclass
 class CompiledWxml:
     key: str  # package path without .wxml
@@ -138,6 +181,8 @@ class FileCodegen:
         self.result = CompiledWxml(self.key, "")
         self.templates: dict[str, Element] = {}
         self.wxs_names: dict[str, str] = {}
+        self.in_template = False  # compiling a <template name> (its D is the template's data)
+        self.mutates = False  # an expression compiled since the last reset calls a mutating method
 
     # -- errors ---------------------------------------------------------------------------------------
     def error(self, pos: int, message: str, code: str = "wxml") -> None:
@@ -180,7 +225,10 @@ class FileCodegen:
             self.warn(pos, "empty expression renders nothing", "wxml-expression")
             return "undefined"
         try:
-            return ex.js(ex.parse(src), scope)
+            node = ex.parse(src)
+            if _calls_mutator(node):
+                self.mutates = True
+            return ex.js(node, scope)
         except ex.ExprError as exc:
             self.error(pos + exc.offset, exc.message, "wxml-expression")
             return "undefined"
@@ -238,7 +286,9 @@ class FileCodegen:
         ]
         for name, el in self.templates.items():
             body: list[str] = []
+            self.in_template = True
             self.children(el.children, "C", scope, body)
+            self.in_template = False
             lines.append(f"S.own[{_q(name)}] = function (D, C, d) {{\n" + "\n".join(body) + "\n};")
         body = []
         self.children(self.doc.children, "C", scope, body)
@@ -410,6 +460,8 @@ class FileCodegen:
             names.append(name)
         item_name, index_name = names
         src = self.value(for_attr, scope)
+        if self.row_memo(el, for_attr, C, scope, out, (lst, ks, i, n, item, index), names, src):
+            return
         out.append(f"var {lst} = {src}, {ks} = null;")
         out.append(
             f"if (!Array.isArray({lst})) {{ var r{self.n} = $it({lst}); {lst} = r{self.n}[0]; {ks} = r{self.n}[1]; }}"
@@ -417,15 +469,7 @@ class FileCodegen:
         out.append(f"for (var {i} = 0, {n} = {lst}.length; {i} < {n}; {i}++) {{")
         out.append(f"var {item} = {lst}[{i}], {index} = {ks} === null ? {i} : {ks}[{i}];")
         inner = scope.child(**{item_name: item, index_name: index})
-        key_attr = el.attr("wx:key")
-        if key_attr is None or not key_attr.value:
-            key = index
-        elif key_attr.value == "*this":
-            key = item
-        elif "{{" in key_attr.value:
-            key = f"$g({item},{self.value(key_attr, inner)})"
-        else:
-            key = f"$g({item},{_q(key_attr.value)})"
+        key = self.for_key(el, item, index, inner)
         if el.attr("wx:if") is not None:
             out.append(f"if ({self.value(el.attr('wx:if'), inner)}) {{")
             self.body(el, C, inner, out, key)
@@ -433,6 +477,74 @@ class FileCodegen:
         else:
             self.body(el, C, inner, out, key)
         out.append("}")
+
+    def for_key(self, el: Element, item: str, index: str, inner: ex.Scope) -> str:
+        key_attr = el.attr("wx:key")
+        if key_attr is None or not key_attr.value:
+            return index
+        if key_attr.value == "*this":
+            return item
+        if "{{" in key_attr.value:
+            return f"$g({item},{self.value(key_attr, inner)})"
+        return f"$g({item},{_q(key_attr.value)})"
+
+    def row_memo(self, el: Element, for_attr: Attr, C: str, scope: ex.Scope, out: list[str],
+                 var: tuple[str, ...], names: list[str], src: str) -> bool:
+        """A wx:for over a plain data path, its row a function: emitted, True returned. Its rows are
+        memoised (render_runtime.js `$ML`) when the analysis allows it.
+
+        Its list is a plain data path, and each row reads only its item, its index and top-level data
+        fields (recorded); no WXS, template, include or outer loop variable, no mutating method. A loop
+        inside a <template name> is not memoised (its data is a new object on every call)."""
+        if self.in_template or el.tag in ("template", "include"):
+            return False
+        segs = self.segments(for_attr.value or "", for_attr.value_pos)
+        if len(segs) != 1 or not segs[0][0]:
+            return False
+        try:
+            list_node = ex.parse(segs[0][1])
+        except ex.ExprError:
+            return False
+        if not _data_path(list_node):
+            return False
+        root = list_node
+        while root[0] == "mem":
+            root = root[1]
+        if root[1] in scope.names or root[1] in scope.wxs:
+            return False
+        if any(isinstance(d, Element) and d.tag in ("template", "include") for d in _descendants(el)):
+            return False
+        lst, _ks, _i, _n, item, index = var
+        item_name, index_name = names
+        rows = self.var("R")
+        row_scope = _RowScope(scope.data, {**scope.names, item_name: item, index_name: index}, scope.wxs)
+        outer = set(scope.names.values()) - {item, index}
+        body: list[str] = []
+        saved, self.mutates = self.mutates, False
+        key = self.for_key(el, item, index, row_scope)
+        if el.attr("wx:if") is not None:
+            body.append(f"if ({self.value(el.attr('wx:if'), row_scope)}) {{")
+            self.body(el, rows, row_scope, body, key)
+            body.append("}")
+        else:
+            self.body(el, rows, row_scope, body, key)
+        mutates, self.mutates = self.mutates, saved
+        reads = row_scope.reads
+        memo = not mutates and not any(kind == "wxs" or (kind == "local" and name in outer) for kind, name in reads)
+        deps = sorted(name for kind, name in reads if kind == "data")
+        lst, ks, i, n = var[:4]
+        fn = self.var("f")
+        out.append(f"var {lst} = {src}, {fn} = function ({item}, {index}, {rows}) {{\n" + "\n".join(body) + "\n};")
+        if memo:
+            out.append(f"if ($MC !== null && {scope.data} === $MC.data && Array.isArray({lst})) "
+                       f"$ML({C}, {_q(self.key + ':' + lst)}, {lst}, {json.dumps(deps)}, {fn});")
+        out.append(f"{'else ' if memo else ''}{{ var {ks} = null;")
+        out.append(
+            f"if (!Array.isArray({lst})) {{ var r{self.n} = $it({lst}); {lst} = r{self.n}[0]; {ks} = r{self.n}[1]; }}"
+        )
+        out.append(f"for (var {i} = 0, {n} = {lst}.length; {i} < {n}; {i}++) "
+                   f"{fn}({lst}[{i}], {ks} === null ? {i} : {ks}[{i}], {C});\n}}")
+        return True
 
     def body(self, el: Element, C: str, scope: ex.Scope, out: list[str], key: str | None) -> None:
         tag = el.tag
@@ -536,6 +648,13 @@ class FileCodegen:
         if has_children:
             self.children(el.children, f"{e}.c", scope, out)
         out.append(f"{C}.push({e});")
+
+
+def _descendants(el: Element) -> Iterator[Element]:
+    for c in el.children:
+        if isinstance(c, Element):
+            yield c
+            yield from _descendants(c)
 
 
 def compile_document(

@@ -83,6 +83,7 @@ function mbApplySetData(data, patch, who) {
     }
     var segs = mbParsePath(key);
     mbSetPath(data, segs, mbClone(value));
+    mbTouchPath(data, segs);
     changed.push(segs);
   });
   return changed;
@@ -94,4 +95,42 @@ function mbPathTouches(changed, watched, deep) {
   for (var i = 0; i < n; i++) if (String(changed[i]) !== String(watched[i])) return false;
   if (changed.length <= watched.length) return true;
   return deep || changed.length > watched.length;
+}
+
+// What setData changed, for the row memo of compiled wx:for loops (render_runtime.js `$ML`): each
+// container on a set path logs the key set in it with a new version. `mbTouchedSince(obj, ver)` gives
+// the keys of `obj` set after version `ver`, or null when that part of its log was dropped.
+MB.dataVersion = 0;
+var MB_TOUCH_LOGS = new WeakMap();  // container -> { log: [version, key, ...], floor: version }
+var MB_TOUCH_LOG_MAX = 512;
+
+function mbTouch(obj, key) {
+  if (obj === null || typeof obj !== "object") return;
+  var rec = MB_TOUCH_LOGS.get(obj);
+  if (!rec) { rec = { log: [], floor: 0 }; MB_TOUCH_LOGS.set(obj, rec); }
+  var ver = ++MB.dataVersion;
+  if (rec.log.length >= 2 * MB_TOUCH_LOG_MAX) {
+    var drop = rec.log.length - MB_TOUCH_LOG_MAX;  // an even count: whole [version, key] pairs
+    rec.floor = rec.log[drop - 2];
+    rec.log = rec.log.slice(drop);
+  }
+  rec.log.push(ver, String(key));
+}
+
+function mbTouchPath(root, segs) {
+  var obj = root;
+  for (var i = 0; i < segs.length; i++) {
+    if (obj === null || typeof obj !== "object") return;
+    mbTouch(obj, segs[i]);
+    obj = obj[segs[i]];
+  }
+}
+
+function mbTouchedSince(obj, ver) {
+  var rec = obj !== null && typeof obj === "object" ? MB_TOUCH_LOGS.get(obj) : undefined;
+  if (!rec) return [];
+  if (rec.floor > ver) return null;
+  var out = [], log = rec.log;
+  for (var i = log.length - 2; i >= 0 && log[i] > ver; i -= 2) out.push(log[i + 1]);
+  return out;
 }

@@ -26,7 +26,7 @@ function mbCreateNode(owner, parent, v) {
   var id = mbNewId();
   var r;
   if (v.x !== undefined) {
-    r = { id: id, x: String(v.x), parent: parent, owner: owner };
+    r = { id: id, x: String(v.x), parent: parent, owner: owner, v: v };
     MB.nodes.set(id, r);
     mbOp(["text", id, r.x]);
     return r;
@@ -34,6 +34,7 @@ function mbCreateNode(owner, parent, v) {
   r = {
     id: id, t: v.t, a: v.a || {}, cls: v.cls || "", st: v.st || "", ev: v.ev || [],
     ds: v.ds || {}, mk: v.mk || null, md: v.md || null, k: v.k, c: [], parent: parent, owner: owner, comp: null,
+    v: v,  // the vnode the node shows: patching it from the same vnode again changes nothing
   };
   MB.nodes.set(id, r);
   mbOp(["create", id, v.t]);
@@ -77,6 +78,8 @@ function mbSameEventTypes(a, b) {
 }
 
 function mbPatchNode(owner, r, v) {
+  if (r.v === v) return;  // a memoised row (render_runtime.js `$ML`): the same vnode, nothing to do
+  r.v = v;
   if (r.x !== undefined) {
     var text = String(v.x);
     if (text !== r.x) { r.x = text; mbOp(["text", r.id, text]); }
@@ -150,6 +153,18 @@ function mbLis(seq) {
 // Reconcile `oldList` (RNodes under DOM parent `domParentId`) with new vnodes; returns the new list.
 function mbReconcile(owner, parent, domParentId, oldList, vnodes) {
   if (!oldList.length && !vnodes.length) return oldList;
+  if (oldList.length === vnodes.length && oldList.length > 8) {
+    // a list of memoised rows: only the positions whose vnode is another one need a look
+    var other = [];
+    for (var o = 0; o < vnodes.length; o++) if (oldList[o].v !== vnodes[o]) other.push(o);
+    if (other.length * 4 < vnodes.length) {
+      var olds = other.map(function (p) { return oldList[p]; }), news = other.map(function (p) { return vnodes[p]; });
+      if (mbSameShape(owner, olds, news)) {
+        for (var p = 0; p < other.length; p++) mbPatchNode(owner, olds[p], news[p]);
+        return oldList;
+      }
+    }
+  }
   if (oldList.length === vnodes.length && mbSameShape(owner, oldList, vnodes)) {
     for (var f = 0; f < vnodes.length; f++) mbPatchNode(owner, oldList[f], vnodes[f]);
     return oldList;

@@ -321,7 +321,7 @@ function mbMountComponent(host, owner, path) {
   // values, `created` runs, then the values the user wrote arrive as an update (data observers,
   // re-render, property observers). Nested components thus see their props change after creation.
   MB.pendingAttach.push(inst);
-  var first = mbResolveExternalClasses(inst, __mb.render(inst.__path, mbRenderData(inst)));
+  var first = mbRenderTemplate(inst);
   if (!mbHasComponentTags(inst, first)) {
     // The default render creates no component: rendering once, after the props, is the same to
     // everyone, and cheaper.
@@ -474,6 +474,7 @@ function mbApplyProps(inst, attrs, oldAttrs, initial) {
     var old = inst.data[name];
     if (!initial && mbEqual(old, value) && (old === null || typeof old !== "object")) return;
     inst.data[name] = value;
+    mbTouch(inst.data, name);
     // property observers fire only on a real change (WeChat compares with ===; objects are copies)
     changed.push({ name: name, value: value, old: old, prop: prop, fire: old !== value });
   }
@@ -508,6 +509,7 @@ function mbUpdateComponentProps(inst, attrs, oldAttrs) {
     return !mbEqual(attrs[name], oldAttrs ? oldAttrs[name] : undefined);
   });
   var changed = mbApplyProps(inst, attrs, oldAttrs, false);
+  if (classesChanged) inst.__memo = null;  // memoised rows resolved the old external classes
   mbRunPropDataObservers(inst, changed);
   if (changed.length || classesChanged) mbRenderComponent(inst);
   mbFirePropObservers(inst, changed);
@@ -568,7 +570,8 @@ function mbResolveExternalClasses(inst, vnodes) {
   function walk(list) {
     for (var i = 0; i < list.length; i++) {
       var v = list[i];
-      if (v.x !== undefined) continue;
+      if (v.x !== undefined || v.$r === 1) continue;  // a memoised row's vnodes are resolved already
+      v.$r = 1;
       if (v.cls) v.cls = mbScopedTokens(inst, mbExternalTokens(inst, v.cls), false).join(" ");
       var childPath = inst.__using[v.t];
       if (childPath && v.a) {
@@ -661,6 +664,19 @@ function mbHasComponentTags(inst, vnodes) {
   return false;
 }
 
+// A component's template for its current data, external classes resolved. The memo context lets
+// compiled wx:for loops reuse the vnodes of rows whose data no setData touched since the last render
+// (render_runtime.js `$ML`); a render that fails leaves no memo behind.
+function mbRenderTemplate(inst) {
+  var data = mbRenderData(inst);
+  var mc = { data: data, root: inst.data, prev: inst.__memo || new Map(), next: new Map(), occ: Object.create(null),
+             since: mbTouchedSince, version: MB.dataVersion };
+  inst.__memo = null;
+  var vnodes = __mb.render(inst.__path, data, mc);
+  inst.__memo = mc.next;
+  return mbResolveExternalClasses(inst, vnodes);
+}
+
 // Re-render a component's template (vnodes: an already computed render of its current data).
 function mbRenderComponent(inst, vnodesIn) {
   if (!inst.__host || inst.__rendering || inst.__destroyed) return;
@@ -670,7 +686,7 @@ function mbRenderComponent(inst, vnodesIn) {
   inst.__rendering = true;
   MB.renderDepth++;
   try {
-    var vnodes = vnodesIn || inst.__errorVnodes || mbResolveExternalClasses(inst, __mb.render(inst.__path, mbRenderData(inst)));
+    var vnodes = vnodesIn || inst.__errorVnodes || mbRenderTemplate(inst);
     inst.__roots = mbReconcile(inst, inst.__host, inst.__host.id, inst.__roots, vnodes);
     inst.__rendered = true;
     if (inst.__host.light !== undefined) mbRenderLight(inst.__host);
@@ -707,6 +723,17 @@ function mbRenderLight(host) {
   if (!inst) return;
   if (!(host.light && host.light.length) && !(host.lightNodes && host.lightNodes.length)) return;
   var slots = mbFindSlots(inst);
+  // The component re-rendered its own template: when the owner gave it the same light children and
+  // every slot is the same element, nothing moves (a row re-rendering as each of its n columns links
+  // would otherwise re-reconcile all n columns every time: O(n^2)).
+  if (host.lightDone === host.light && host.lightSlot) {
+    var same = true;
+    Object.keys(host.lightSlot).forEach(function (name) {
+      var slot = slots[name] || null;
+      if (host.lightSlot[name] !== (slot ? slot.id : null)) same = false;
+    });
+    if (same) return;
+  }
   var multiple = !!inst.__def.options.multipleSlots;
   var groups = Object.create(null);
   (host.light || []).forEach(function (v) {
@@ -738,6 +765,7 @@ function mbRenderLight(host) {
     all = all.concat(list);
   });
   host.lightNodes = all;
+  host.lightDone = host.light;
   // slots of the owner may have been among the re-created nodes (a component passing its own
   // <slot> into a child's slot): the owner's light DOM follows them
   var owner = host.owner;
