@@ -4,7 +4,7 @@
 //   node bench/bench_runtime_peer.js spec.json
 //
 // spec: {modules: node_modules with miniprogram-simulate and jsdom, vant: the @vant/weapp miniprogram
-// build (or null), rows: [100, 1000, ...], cells: 1000, repeat: n}. Prints one JSON object:
+// build (or null), rows: [100, 1000, ...], cells: 1000, repeat: n, repeats: {rows: n}}. Prints one JSON object:
 // {list: {rows: {fill_ms: [...], update_ms: [...]}}, cells: {fill_ms: [...]}}. Each figure is the time
 // of the call that changes the data, the simulator applying the change to the DOM synchronously.
 "use strict";
@@ -49,15 +49,15 @@ function mounted(def) {
 function list(n, repeat) {
   const comp = mounted({ template: LIST, data: { list: [] } });
   const fill = [], update = [];
-  for (let r = 0; r < repeat; r++) {
+  for (let r = -1; r < repeat; r++) {  // round -1 warms up and is not counted
     comp.setData({ list: [] });
     let t0 = process.hrtime.bigint();
     comp.setData({ list: rows(n) });
-    fill.push(ms(t0));
+    if (r >= 0) fill.push(ms(t0));
     const mid = Math.floor(n / 2);
     t0 = process.hrtime.bigint();
     comp.setData({ ["list[" + mid + "].name"]: "changed " + r });
-    update.push(ms(t0));
+    if (r >= 0) update.push(ms(t0));
     if (comp.dom.querySelectorAll(".row")[mid].textContent.indexOf("changed " + r) < 0) throw new Error("update not applied");
   }
   comp.detach();
@@ -68,7 +68,7 @@ function cells(n, repeat) {
   const cell = simulate.load(path.join(spec.vant, "cell/index"), "van-cell", { rootPath: spec.vant });
   const group = simulate.load(path.join(spec.vant, "cell-group/index"), "van-cell-group", { rootPath: spec.vant });
   const fill = [];
-  for (let r = 0; r < repeat; r++) {
+  for (let r = -1; r < repeat; r++) {  // round -1 warms up and is not counted
     const comp = mounted({
       template: "<van-cell-group><van-cell wx:for='{{rows}}' wx:key='id' title='{{item.title}}' value='{{item.amount}}'" +
                 " label='CNY' is-link/></van-cell-group>",
@@ -79,7 +79,7 @@ function cells(n, repeat) {
     for (let i = 0; i < n; i++) data.push({ id: i, title: "Payee " + i, amount: (i * 1.5).toFixed(2) });
     const t0 = process.hrtime.bigint();
     comp.setData({ rows: data });
-    fill.push(ms(t0));
+    if (r >= 0) fill.push(ms(t0));
     const got = comp.dom.querySelectorAll("van-cell").length; if (got !== n) throw new Error("cells not rendered: " + got + " " + comp.dom.innerHTML.slice(0, 300));
     comp.detach();
     document.body.innerHTML = "";
@@ -88,7 +88,7 @@ function cells(n, repeat) {
 }
 
 const result = { list: {}, cells: null };
-for (const n of spec.rows) result.list[n] = list(n, spec.repeat);
-if (spec.vant) result.cells = cells(spec.cells, Math.max(3, Math.floor(spec.repeat / 2)));
+for (const n of spec.rows) result.list[n] = list(n, (spec.repeats && spec.repeats[n]) || spec.repeat);
+if (spec.vant && spec.cells) result.cells = cells(spec.cells, Math.max(3, Math.floor(spec.repeat / 2)));
 out(JSON.stringify(result) + "\n");
 process.exit(0);

@@ -238,16 +238,20 @@ def bulk_load(setup: Setup, n: int, pg: bool) -> float:
     # the rollups, by the same upsert ingest uses (adds to what phase 1 stored)
     hid = [h[0] for h in setup.hosts]
     with setup.platform.db.write() as s:
-        rows = [{"app_pk": setup.app_pk, "version": v, "host_pk": hid[h], "hour": hour,
-                 **dict(zip(tsvc.HOURLY_COLUMNS, c, strict=True))} for (v, h, hour), c in hourly.items()]
+        by_host: dict[int, dict[tuple[int, str, int], dict[str, int]]] = defaultdict(dict)
+        for (v, h, hour), c in hourly.items():
+            by_host[hid[h]][(setup.app_pk, v, hour)] = dict(zip(tsvc.HOURLY_COLUMNS, c, strict=True))
+        for host_pk, counters in by_host.items():
+            rows = tsvc.counter_rows(counters, host_pk)
+            for i in range(0, len(rows), 2000):
+                tsvc.upsert(s, tsvc.TelemetryCounters, rows[i:i + 2000], tsvc.COUNTER_KEYS,
+                            dict.fromkeys(tsvc.HOURLY_COLUMNS, True))
+        merged_hist: dict[tuple[int, str, int, int], int] = defaultdict(int)
+        for (v, _h, hour, b), k in hist.items():
+            merged_hist[(setup.app_pk, v, hour, b)] += k
+        rows = tsvc.hist_rows(merged_hist)
         for i in range(0, len(rows), 2000):
-            tsvc.upsert(s, tsvc.TelemetryHourly, rows[i:i + 2000], ["app_pk", "version", "host_pk", "hour"],
-                                   dict.fromkeys(tsvc.HOURLY_COLUMNS, True))
-        rows = [{"app_pk": setup.app_pk, "version": v, "host_pk": hid[h], "hour": hour, "bucket": b, "count": k}
-                for (v, h, hour, b), k in hist.items()]
-        for i in range(0, len(rows), 2000):
-            tsvc.upsert(s, tsvc.TelemetryLaunchHist, rows[i:i + 2000],
-                                   ["app_pk", "version", "host_pk", "hour", "bucket"], {"count": True})
+            tsvc.upsert(s, tsvc.TelemetryLaunchHist, rows[i:i + 2000], tsvc.HIST_KEYS, {"count": True})
         rows = [{"app_pk": setup.app_pk, "version": v, "day": d, "api": a, "outcome": o, "count": k}
                 for (v, d, a, o), k in api.items()]
         tsvc.upsert(s, tsvc.TelemetryApiDaily, rows, ["app_pk", "version", "day", "api", "outcome"],
@@ -308,13 +312,13 @@ def run_backend(name: str, url: str, data_dir: Path, events: int, ingest_events:
         guard = median_ms(lambda: tsvc.guard_metrics(s, setup.app_pk, "1.1.0", "1.0.0"))
         figures = tsvc.app_metrics(ctx, APP, since=since)
         raw_rows = s.execute(text("SELECT count(*) FROM telemetry_events")).scalar_one()
-        hourly_rows = s.execute(text("SELECT count(*) FROM telemetry_hourly")).scalar_one()
+        hourly_rows = s.execute(text("SELECT count(*) FROM telemetry_counters")).scalar_one()
     scan = median_ms(lambda: scan_queries(setup, since), runs=3)
     out = {"backend": name, "events": raw_rows, "hourly_rows": hourly_rows, "ingest_eps": rate,
            "dashboard_ms": dash, "dashboard_version_ms": dash_v, "guard_ms": guard, "scan_ms": scan,
            "launches": figures["launches"], "active_users": figures["active_users"],
            "p50": figures["launch_ms"]["p50"], "p95": figures["launch_ms"]["p95"]}
-    print(f"  raw events {raw_rows:,}; hourly rollup rows {hourly_rows:,}; launches {figures['launches']:,}, "
+    print(f"  raw events {raw_rows:,}; counter rollup rows (hourly and daily) {hourly_rows:,}; launches {figures['launches']:,}, "
           f"active users ~{figures['active_users']:,} (of {USERS:,}), launch p50/p95 "
           f"{figures['launch_ms']['p50']}/{figures['launch_ms']['p95']} ms")
     print(f"  dashboard (all figures, {DAYS} days): {dash:.1f} ms; one version: {dash_v:.1f} ms; "

@@ -9,6 +9,7 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)  # HTTP load generator of bench/bench_platform.py
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)  # tests start their own on a free port
 dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || need+=(fonts-wqy-microhei)  # CJK text in the zh-CN console
 if ((${#need[@]})); then
   SUDO=""

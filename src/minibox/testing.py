@@ -21,6 +21,7 @@ from typing import Any
 
 from minibox.apis.ui import Prompt
 from minibox.host import Host, HostConfig
+from minibox.policy.grants import AppGrants
 from minibox.runtime.bundle import LoadedBundle
 from minibox.runtime.container import Instance, VirtualClock
 from minibox.runtime.sandbox import WorkerLimits
@@ -291,6 +292,11 @@ class MiniProgram:
         if self._own_host:
             self.host.close()
 
+    @property
+    def watermark(self) -> str:
+        """The watermark text the host draws over every page ("" for none)."""
+        return self.view.watermark
+
     # ---- pages ----
     @property
     def page_stack(self) -> list[Page]:
@@ -407,8 +413,9 @@ class MiniProgram:
 def launch(project: str | Path, *, user: str = "test-user", app_id: str = "wxtest0000000000",
            path: str | None = None, query: str = "", host: Host | None = None,
            data_dir: str | Path | None = None, virtual_time: bool = True,
-           cpu_budget: float = 5.0, memory_mb: int = 256) -> MiniProgram:
-    """Compile (if needed), start in a sandboxed worker, and launch a mini-program headlessly."""
+           cpu_budget: float = 5.0, memory_mb: int = 256, grants: AppGrants | None = None) -> MiniProgram:
+    """Compile (if needed), start in a sandboxed worker, and launch a mini-program headlessly.
+    `grants`: what the platform grants the app (e.g. `grants_from_allowlist({...})`)."""
     bundle = _as_bundle(Path(project))
     own_host = host is None
     if host is None:
@@ -417,7 +424,7 @@ def launch(project: str | Path, *, user: str = "test-user", app_id: str = "wxtes
     limits = WorkerLimits(cpu_budget=cpu_budget, memory_bytes=memory_mb * 1024 * 1024)
     view = HeadlessView()
     instance = host.start(bundle, app_id=app_id, user_id=user, views=[view], virtual_time=virtual_time,
-                          limits=limits)
+                          limits=limits, grants=grants)
     mp = MiniProgram(host, instance, view, own_host)
     try:
         instance.launch(path, query)

@@ -43,5 +43,7 @@ def test_released_app_runs_in_the_container(tmp_path: Path) -> None:
                 assert page.path == mp.instance.bundle.config["entryPage"]
                 assert page.root.text  # the released app rendered something
                 assert not mp.errors
+                # the app's watermark template came with the signed update answer; the host drew it
+                assert mp.watermark.startswith(f"customer-1 · {app_id} · 20"), mp.watermark
             finally:
                 mp.close()

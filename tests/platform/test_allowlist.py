@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from minibox.platform.hosts.allowlist import MAX_DOMAINS_PER_LIST, AllowlistRejected, validate_allowlist
@@ -84,3 +86,99 @@ def test_allowlist_over_http(world: World) -> None:
     assert r.json()["allowlist"]["request"] == ["https://api.bank.example"]
     r = c.put("/api/v1/apps/al/allowlist", headers=auth(a, "developer"), json={})
     assert r.status_code == 403
+
+
+# ---- watermark template and privacy settings (issue 10) -------------------------------------------------
+
+
+def test_watermark_and_privacy_are_validated_and_kept() -> None:
+    out = validate_allowlist({"watermark": "  {user} · {app} · {date} {time} @{host} ",
+                              "privacy": {"scopes": ["scope.userLocation", "scope.camera"], "infos": ["getLocation"]}})
+    assert out["watermark"] == "{user} · {app} · {date} {time} @{host}"
+    assert out["privacy"] == {"scopes": ["scope.camera", "scope.userLocation"], "infos": ["getLocation"]}
+    assert validate_allowlist({"privacy": {}})["privacy"] == {"scopes": [], "infos": []}  # restricted to nothing
+    plain = validate_allowlist({"watermark": "", "privacy": None})
+    assert "watermark" not in plain and "privacy" not in plain  # empty: no watermark, not restricted
+
+
+@pytest.mark.parametrize(("raw", "field", "rule", "says"), [
+    ({"watermark": "{user} {secret}"}, "watermark", "placeholder", "{secret}"),
+    ({"watermark": "{user.__class__}"}, "watermark", "placeholder", "{user.__class__}"),
+    ({"watermark": "{0}"}, "watermark", "placeholder", "{0}"),
+    ({"watermark": "{user"}, "watermark", "placeholder", "unbalanced"),
+    ({"watermark": "x" * 121}, "watermark", "too_long", "120"),
+    ({"watermark": "<b>{user}</b>"}, "watermark", "plain_text", "plain text"),
+    ({"watermark": "a\u202eb"}, "watermark", "plain_text", "U+202E"),
+    ({"watermark": 42}, "watermark", "shape", "text"),
+    ({"privacy": {"scopes": ["scope.userLocation", "scope.contacts"]}}, "privacy.scopes", "unknown_scope",
+     "scope.contacts"),
+    ({"privacy": {"infos": ["getPhoneNumber"]}}, "privacy.infos", "unknown_info", "getPhoneNumber"),
+    ({"privacy": {"scopes": "scope.userLocation"}}, "privacy.scopes", "shape", "list"),
+    ({"privacy": {"apis": []}}, "privacy.apis", "unknown_key", "scopes"),
+    ({"privacy": ["scope.userLocation"]}, "privacy", "shape", "object"),
+])
+def test_bad_watermark_and_privacy_name_the_field(raw: dict, field: str, rule: str, says: str) -> None:
+    with pytest.raises(AllowlistRejected) as e:
+        validate_allowlist(raw)
+    assert e.value.details["list"] == field and e.value.details["rule"] == rule, e.value.message
+    assert e.value.message.startswith(f"{field}:") and says in e.value.message
+
+
+def test_watermark_and_privacy_over_http(world: World) -> None:
+    c, a = world.client, world.a
+    assert c.post("/api/v1/apps", headers=auth(a, "admin"), json={"app_id": "wm", "name": "WM"}).status_code == 201
+    r = c.put("/api/v1/apps/wm/allowlist", headers=auth(a, "admin"), json={"watermark": "{user} {phone}"})
+    assert r.status_code == 422 and r.json()["code"] == "allowlist_rejected"
+    assert r.json()["details"] == {"list": "watermark", "entry": "{user} {phone}", "rule": "placeholder"}
+    assert "watermark" in r.json()["message"] and "{phone}" in r.json()["message"]
+    r = c.put("/api/v1/apps/wm/allowlist", headers=auth(a, "admin"),
+              json={"privacy": {"scopes": ["scope.userLocation", "scope.nope"]}})
+    assert r.status_code == 422 and r.json()["details"]["list"] == "privacy.scopes"
+    assert "privacy.scopes" in r.json()["message"] and "scope.nope" in r.json()["message"]
+    r = c.put("/api/v1/apps/wm/allowlist", headers=auth(a, "admin"), json={"privacy": {"scopes": [], "other": []}})
+    assert r.status_code == 422  # unknown keys are refused by the schema too
+    assert c.get("/api/v1/apps/wm", headers=auth(a, "admin")).json()["allowlist"].get("watermark") is None
+    r = c.put("/api/v1/apps/wm/allowlist", headers=auth(a, "admin"), json={
+        "request": ["api.bank.example"], "dataForms": {"phone": "masked"}, "watermark": "{user} · {app} · {date}",
+        "privacy": {"scopes": ["scope.userLocation"], "infos": ["getLocation"]}})
+    assert r.status_code == 200, r.text
+    got = r.json()["allowlist"]
+    assert got["watermark"] == "{user} · {app} · {date}" and got["dataForms"]["phone"] == "masked"
+    assert got["privacy"] == {"scopes": ["scope.userLocation"], "infos": ["getLocation"]}
+
+
+def test_upload_checks_warn_about_scopes_and_infos_not_granted(world: World, tmp_path: Any) -> None:
+    from .conftest import project_zip
+
+    c, a = world.client, world.a
+    assert c.post("/api/v1/apps", headers=auth(a, "admin"), json={"app_id": "pv", "name": "PV"}).status_code == 201
+    assert c.post("/api/v1/apps/pv/members", headers=auth(a, "admin"),
+                  json={"user_id": a.users["developer"].user_id}).status_code == 201
+    app_json = {"pages": ["pages/index/index"], "requiredPrivateInfos": ["getLocation", "chooseAddress"],
+                "permission": {"scope.userLocation": {"desc": "find a branch"}}}
+    logic = ("wx.getLocation({ type: 'gcj02' })\nwx.chooseAddress({})\n"
+             "wx.authorize({ scope: 'scope.record' })\nwx.saveImageToPhotosAlbum({ filePath: 'x' })\n")
+    extra = {"pages/index/index.wxml": '<button open-type="getPhoneNumber">phone</button>\n'}
+
+    def upload(version: str) -> list[dict[str, Any]]:
+        r = c.post("/api/v1/apps/pv/versions", headers=auth(a, "developer"), data={"version": version, "kind": "source"},
+                   files={"file": ("up.zip", project_zip(tmp_path, logic=logic, app_json=app_json, extra=extra),
+                                   "application/octet-stream")})
+        assert r.status_code == 201, r.text
+        assert r.json()["status"] == "checked", r.json()["report"]  # warnings only: submission is not blocked
+        return [f for f in r.json()["report"]["findings"] if f["rule"].startswith("privacy.")]
+
+    assert upload("1.0.0") == []  # no privacy settings: the platform does not restrict the app
+    r = c.put("/api/v1/apps/pv/allowlist", headers=auth(a, "admin"),
+              json={"privacy": {"scopes": ["scope.userLocation"], "infos": ["getLocation"]}})
+    assert r.status_code == 200
+    found = upload("1.0.1")
+    got = {(f["rule"], f["file"], f["line"]) for f in found}
+    assert all(f["severity"] == "warning" for f in found)
+    assert ("privacy.info_not_granted", "app.json", None) in got  # chooseAddress declared in app.json
+    assert ("privacy.info_not_granted", "pages/index/index.js", 3) in got  # wx.chooseAddress
+    assert ("privacy.scope_not_granted", "pages/index/index.js", 3) in got  # chooseAddress needs scope.address
+    assert ("privacy.scope_not_granted", "pages/index/index.js", 4) in got  # 'scope.record'
+    assert ("privacy.scope_not_granted", "pages/index/index.js", 5) in got  # saveImageToPhotosAlbum
+    assert ("privacy.scope_not_granted", "pages/index/index.wxml", 1) in got  # getPhoneNumber button
+    assert not any("getLocation" in f["message"] or "scope.userLocation" in f["message"] for f in found)

@@ -26,6 +26,7 @@ import pytest
 from minibox.platform.apps import service as apps
 from minibox.platform.console import CSP, FILES, STATIC
 from minibox.platform.context import Ctx
+from minibox.policy.permissions import REQUIRED_PRIVATE_INFOS_APIS, SCOPES
 
 from .conftest import PASSWORD, World, auth, project_zip
 
@@ -74,13 +75,26 @@ def test_both_catalogs_hold_every_string_the_console_uses() -> None:
         | {f"version.kind.{x}" for x in ("source", "package")} \
         | {f"diff.{x}" for x in ("added", "removed", "changed", "which.source", "which.bundle")} \
         | {f"allow.{x}" for x in ("request", "socket", "uploadFile", "downloadFile", "webView", "hostApis")} \
-        | {f"scope.{x}" for x in ("apps:read", "versions:upload", "versions:submit")}
+        | {f"scope.{x}" for x in ("apps:read", "versions:upload", "versions:submit")} \
+        | {"allow.privacy_scopes", "allow.privacy_infos"} \
+        | {f"privacy.scopes.{x}" for x in SCOPES} | {f"privacy.infos.{x}" for x in REQUIRED_PRIVATE_INFOS_APIS}
     cats = _catalogs()
     assert len(cats["en"]) > 300
     assert set(cats["en"]) == set(cats["zh-CN"]), set(cats["en"]) ^ set(cats["zh-CN"])
     assert not (used | dynamic) - set(cats["en"]), (used | dynamic) - set(cats["en"])
     for key, zh in cats["zh-CN"].items():  # placeholders survive translation
         assert set(re.findall(r"\{\w+\}", zh)) == set(re.findall(r"\{\w+\}", cats["en"][key])), key
+
+
+def test_the_consoles_privacy_names_are_the_servers() -> None:
+    """The scope and privacy-info checkboxes offer exactly what the platform accepts."""
+    from minibox.compiler.project import PRIVATE_INFOS
+
+    js = (STATIC / "app.js").read_text()
+    block = js.split("const PRIVACY_NAMES = {", 1)[1].split("};", 1)[0]
+    scopes, infos = (re.findall(r'"([^"]+)"', part) for part in block.split("infos:", 1))
+    assert set(scopes) == SCOPES and len(scopes) == len(SCOPES)
+    assert set(infos) == REQUIRED_PRIVATE_INFOS_APIS == PRIVATE_INFOS and len(infos) == len(REQUIRED_PRIVATE_INFOS_APIS)
 
 
 # ---- API additions used by the console -----------------------------------------------------------------------
@@ -673,3 +687,81 @@ def test_hosts_and_api_tokens(world: World, chromium: Any, shots: Path) -> None:
     page.click("table.data button:has-text('Revoke') >> nth=-1")
     page.wait_for_selector("table.data tr:last-child .badge:has-text('revoked')", timeout=WAIT)
     dev.close()
+
+
+@pytest.mark.browser
+def test_watermark_and_privacy_settings_beside_the_allowlist(world: World, chromium: Any, shots: Path) -> None:
+    """Issue 10: the per-app watermark template and privacy settings, edited with the allowlist (diff
+    before save, refusals at the field), in both languages; what the form does not edit is kept."""
+    admin_p, admin_totp = world.new_user("admin")
+    app_id = f"privacy-{uuid.uuid4().hex[:6]}"
+    with world.platform.db.write() as s:
+        ctx = Ctx(s, world.platform, world.a.users["admin"])
+        apps.create_app(ctx, app_id, "Privacy app")
+        apps.set_allowlist(ctx, app_id, {"request": ["https://api.example.com"], "dataForms": {"phone": "masked"}})
+
+    def stored() -> dict[str, Any]:
+        return world.client.get(f"/api/v1/apps/{app_id}", headers=auth(world.a, "admin")).json()["allowlist"]
+
+    admin = Console(chromium, world, shots).login(admin_p.username, admin_totp)
+    page = admin.go(f"/apps/{app_id}/allowlist")
+    assert page.is_hidden(".privacy-groups")  # not restricted yet
+    page.fill("input[name=watermark]", "{user} {phone}")
+    page.check("input[name=privacy]")
+    page.check("input[name='privacy.scopes'][value='scope.userLocation']")
+    page.check("input[name='privacy.infos'][value='getLocation']")
+    page.click("button:has-text('Review changes')")
+    page.wait_for_selector(".diff-add:has-text('+ watermark: {user} {phone}')", timeout=WAIT)
+    page.wait_for_selector(".diff-add:has-text('+ privacy.scopes: scope.userLocation')", timeout=WAIT)
+    page.wait_for_selector(".diff-add:has-text('+ privacy.infos: getLocation')", timeout=WAIT)
+    page.click("button:has-text('Save allowlist')")
+    page.wait_for_selector(".field[data-field=watermark].invalid .field-error:has-text('{phone}')", timeout=WAIT)
+    assert "watermark" not in stored() and "privacy" not in stored()  # refused: nothing saved
+
+    page.fill("input[name=watermark]", "{user} · {app} · {date}")
+    assert page.is_disabled("button:has-text('Save allowlist')")  # an edit needs a new review
+    page.click("button:has-text('Review changes')")
+    page.wait_for_selector(".diff-add:has-text('+ watermark: {user} · {app} · {date}')", timeout=WAIT)
+    admin.shot("06-allowlist-watermark-privacy-diff")
+    page.click("button:has-text('Save allowlist')")
+    admin.toast("Allowlist saved; it applies from the next release.")
+    admin.settle()
+    got = stored()
+    assert got["watermark"] == "{user} · {app} · {date}"
+    assert got["privacy"] == {"scopes": ["scope.userLocation"], "infos": ["getLocation"]}
+    assert got["request"] == ["https://api.example.com"] and got["dataForms"]["phone"] == "masked"
+
+    # shown as saved; lifting the restriction is a change of its own in the diff
+    page = admin.go(f"/apps/{app_id}/allowlist")
+    assert page.input_value("input[name=watermark]") == "{user} · {app} · {date}"
+    assert page.is_checked("input[name='privacy.scopes'][value='scope.userLocation']")
+    assert not page.is_checked("input[name='privacy.scopes'][value='scope.camera']")
+    admin.shot("06-allowlist-watermark-privacy", both=True)
+    page.uncheck("input[name=privacy]")
+    page.fill("input[name=watermark]", "")
+    page.click("button:has-text('Review changes')")
+    page.wait_for_selector(".diff-del:has-text('- privacy: restricted to the chosen scopes and infos')", timeout=WAIT)
+    page.wait_for_selector(".diff-del:has-text('- privacy.scopes: scope.userLocation')", timeout=WAIT)
+    page.wait_for_selector(".diff-del:has-text('- watermark: {user} · {app} · {date}')", timeout=WAIT)
+    page.click("button:has-text('Save allowlist')")
+    admin.toast("Allowlist saved; it applies from the next release.")
+    admin.settle()
+    got = stored()
+    assert "privacy" not in got and "watermark" not in got and got["dataForms"]["phone"] == "masked"
+    admin.close()
+
+    # in Chinese, for a reader who may not edit: the settings shown, translated, read-only
+    with world.platform.db.write() as s:
+        apps.set_allowlist(Ctx(s, world.platform, world.a.users["admin"]), app_id,
+                           {"watermark": "{user} {date}", "privacy": {"scopes": ["scope.camera"], "infos": []}})
+    reader_p, reader_totp = world.new_user("reviewer")
+    zh = Console(chromium, world, shots, lang="zh-CN").login(reader_p.username, reader_totp)
+    page = zh.go(f"/apps/{app_id}/allowlist")
+    page.wait_for_selector("h3:has-text('隐私设置')", timeout=WAIT)
+    page.wait_for_selector("label:has-text('scope.camera — 摄像头')", timeout=WAIT)
+    assert page.is_checked("input[name='privacy.scopes'][value='scope.camera']")
+    assert page.is_disabled("input[name='privacy.scopes'][value='scope.camera']") and page.is_disabled("input[name=privacy]")
+    assert page.get_attribute("input[name=watermark]", "readonly") is not None
+    assert page.query_selector("button:has-text('保存白名单')") is None
+    zh.shot("07-allowlist-privacy-readonly")
+    zh.close()

@@ -184,3 +184,51 @@ def test_error_location_keeps_the_mini_programs_own_frames() -> None:
              "    at <anonymous> (<input>:165:60)\n    at mbGuard (framework/03_component.js:277:20)\n")
     assert error_location(stack) == ("pages/bad/bad.js:6", ["pages/bad/bad.js:6", "utils/x.js:3"])
     assert error_location("") == ("", [])
+
+
+def test_performance_observer_and_realtime_log_manager(make_project, tmp_path: Path) -> None:
+    project = make_project({"pages/p/p.wxml": "<view>{{r}}</view>", "pages/p/p.js": """
+      Page({ data: { r: '' }, onLoad() {
+        const perf = wx.getPerformance(), seen = [];
+        perf.createObserver((list) => {
+          seen.push(list.getEntries().map((e) => e.name).join('+'));
+          const launchEntry = perf.getEntriesByName('appLaunch', 'navigation')[0];
+          this.setData({ r: seen.join('|') + ';' + (launchEntry.duration > 0) });
+        }).observe({ entryTypes: ['navigation', 'render'] });
+        const log = wx.getRealtimeLogManager();
+        log.setFilterMsg('checkout');
+        log.addFilterMsg('v2');
+        log.warn('slow', { a: 1 });
+        log.in(this).error('x');
+      } })"""})
+    host = telemetry_host(tmp_path)
+    try:
+        with launch(project, host=host, app_id=APP) as mp:
+            mp.wait_idle()
+            assert mp.current_page.data["r"] == "appLaunch+firstRender+route;true"
+            assert not mp.errors
+    finally:
+        host.close()
+    logs = [(e["n"], e["d"]) for e in spooled(tmp_path / "host") if e["k"] == "log"]
+    assert logs == [("warn", {"msg": 'slow {"a":1}', "filters": ["checkout", "v2"]}),
+                    ("error", {"msg": "x", "filters": ["checkout", "v2"]})]
+
+
+def test_consent_withdrawn_drops_what_is_still_buffered_and_data_is_capped(tmp_path: Path) -> None:
+    tel = Telemetry(tmp_path, "h", b"k" * 32)
+    carol = _Session(tel, APP, "1.0.0", tel.pseudonym(APP, "carol"), "carol")
+    carol.emit("custom", "before")
+    tel.count_api(carol, "getStorageSync", "granted")
+    carol.end()
+    dave = _Session(tel, APP, "1.0.0", tel.pseudonym(APP, "dave"), "dave")
+    dave.emit("custom", "big", {"data": {f"k{i}": "v" * 5000 for i in range(30)}})
+    tel.set_consent("carol", False)
+    tel.flush()
+    events = spooled(tmp_path)
+    assert {e["u"] for e in events} == {tel.pseudonym(APP, "dave")}
+    assert events[0]["d"] == {"truncated": True}
+    from minibox.host.telemetry import sanitize_custom
+
+    clean = sanitize_custom({f"key-{i}" * 10: "v" * 500 for i in range(40)} | {"n": float("nan"), "ok": True})
+    assert len(clean) == 20 and all(len(k) <= 32 and len(v) <= 100 for k, v in clean.items())
+    assert len(json.dumps(clean)) < 3500

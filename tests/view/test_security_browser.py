@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -288,3 +289,34 @@ def test_watermark_is_the_hosts_and_out_of_reach(sim: Sim) -> None:
         assert info["inScreen"] is False and info["events"] == "none" and info["count"] == 24
     finally:
         sim.server.served.watermark = None
+
+
+def test_the_apps_watermark_from_its_grants_is_drawn_in_the_host_layer(sim: Sim) -> None:
+    """Issue 10: the platform's per-app template (allowlist `watermark`, delivered with the release)
+    reaches the browser view through the app's grants, drawn with the host's own watermark."""
+    from minibox.host.host import grants_from_allowlist
+
+    served = sim.server.served
+    grants = served.host.grants
+    before = grants.get(served.app_id)
+    grants[served.app_id] = grants_from_allowlist({"watermark": "{user} · {app} · {date}"})
+    served.watermark = "{host}"
+    try:
+        sim.open()
+        info = wait_for(lambda: sim.page.evaluate("""() => {
+            const layer = document.getElementById('mb-host-layer').shadowRoot;
+            const mark = layer && layer.getElementById('mb-watermark');
+            if (!mark) return null;
+            return { first: mark.firstChild.textContent, inScreen: document.getElementById('mb-screen').contains(mark),
+                     visible: mark.getBoundingClientRect().width > 0 };
+        }"""), "the app's watermark")
+        today = datetime.now().strftime("%Y-%m-%d")
+        host_id = served.host.config.host_id
+        assert info["first"] == f"{served.user_id} · {served.app_id} · {today} · {host_id}"
+        assert info["inScreen"] is False and info["visible"] is True
+    finally:
+        served.watermark = None
+        if before is None:
+            grants.pop(served.app_id, None)
+        else:
+            grants[served.app_id] = before

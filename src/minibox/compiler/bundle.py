@@ -87,6 +87,10 @@ class Bundle:
         self.out_dir = out_dir
 
 
+def _place(e: CompileError) -> tuple[str, int, int]:
+    return (e.file, e.line, e.column)
+
+
 def _runtime_js() -> str:
     return resources.files("minibox.compiler").joinpath("render_runtime.js").read_text("utf-8")
 
@@ -134,10 +138,7 @@ class BundleBuilder:
         files["bundle.json"] = json.dumps(config, sort_keys=True, ensure_ascii=False, indent=1).encode(
             "utf-8"
         )
-        def order(e: CompileError) -> tuple[str, int, int]:
-            return (e.file, e.line, e.column)
-
-        errors, warnings = sorted(self.sink.errors, key=order), sorted(self.sink.warnings, key=order)
+        errors, warnings = sorted(self.sink.errors, key=_place), sorted(self.sink.warnings, key=_place)
         return Bundle(config, files, errors=errors, warnings=warnings)
 
     # -- one broken file fails alone -------------------------------------------------------------------
@@ -172,7 +173,7 @@ class BundleBuilder:
             if not errs and base in self.bad_styles:
                 errs = [CompileError(base + ".wxss", 1, 1, "a stylesheet it imports failed to compile", "wxss")]
             if errs:
-                uniq = sorted({str(e): e for e in errs}.values(), key=lambda e: (e.file, e.line, e.column))
+                uniq = sorted({str(e): e for e in errs}.values(), key=_place)
                 broken[unit] = [str(e) for e in uniq[:MAX_BROKEN_REASONS]]
         return broken
 

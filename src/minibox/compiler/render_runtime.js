@@ -104,7 +104,8 @@ function $getDate() {
    skips). Anything else renders the loop in full. */
 var $MC = null;
 function $MPush(C, xs) {
-  for (var i = 0; i < xs.length; i += 8192) Array.prototype.push.apply(C, i === 0 && xs.length <= 8192 ? xs : xs.slice(i, i + 8192));
+  if (xs.length <= 60000) { Array.prototype.push.apply(C, xs); return; }
+  for (var i = 0; i < xs.length; i += 60000) Array.prototype.push.apply(C, xs.slice(i, i + 60000));
 }
 function $ML(C, site, l, deps, fn) {
   var mc = $MC, occ = (mc.occ[site] || 0) + 1;
@@ -112,7 +113,7 @@ function $ML(C, site, l, deps, fn) {
   var id = site + "#" + occ, E = mc.prev.get(id), n = l.length, D = mc.data, j, i, R;
   var dv = new Array(deps.length);
   for (j = 0; j < deps.length; j++) dv[j] = $g(D, deps[j]);
-  var dirty = null;
+  var dirty = null, redo = null;
   if (E !== undefined && E.list === l) {
     var touchedData = mc.since(mc.root, E.ver), touchedList = mc.since(l, E.ver);
     if (touchedData !== null && touchedList !== null) {
@@ -133,7 +134,7 @@ function $ML(C, site, l, deps, fn) {
   } else {
     var rows = E.rows, changed = false;
     if (n !== E.n) { rows.length = n; changed = true; }
-    var redo = [];
+    redo = [];
     for (j = 0; j < dirty.length; j++) { i = +dirty[j]; if (i >= 0 && i < n && i < E.n && i === Math.floor(i)) redo.push(i); }
     for (i = E.n; i < n; i++) redo.push(i);
     for (j = 0; j < redo.length; j++) {
@@ -154,7 +155,12 @@ function $ML(C, site, l, deps, fn) {
   }
   E.ver = mc.version;
   E.deps = dv;
+  E.gen = (E.gen || 0) + 1;
   mc.next.set(id, E);
+  /* the hint for the diff (02_vdom.js mbReconcile): C[at .. at+n) are E's rows, and only the rows in
+     `redo` differ from what the previous use of E (generation gen - 1) gave; one loop per list */
+  var hint = { E: E, gen: E.gen, at: C.length, n: E.flat.length, redo: E.single && redo !== null ? redo : null };
+  C.$h = C.$h === undefined ? hint : null;
   $MPush(C, E.flat);
 }
 __mb.render = function (path, data, memo) {

@@ -48,7 +48,7 @@ class UserData:
     def __init__(self, host: Host) -> None:
         self.host = host
         root = host.config.data_dir
-        self.files = FileService(root / "files", host.master_key)
+        self.files = FileService(root / "files", host.keyring)
         self.audit = AuditLog(root / "audit.jsonl")
         self.permissions = PermissionService(root / "consent.db", self.audit)
 

@@ -67,6 +67,8 @@ MAX_TEXT = 300
 MAX_STACK_FRAMES = 8
 MAX_CUSTOM_KEYS = 20
 MAX_LOG_CHARS = 1024
+#: Largest `d` of one event (the platform's limit is 4 KB).
+MAX_DATA_BYTES = 3500
 _FRAME = re.compile(r"((?:[\w@.-]+/)*[\w@.-]+\.(?:js|wxs)):(\d+)(?::(\d+))?")
 
 
@@ -374,16 +376,16 @@ class _Session:
 
 
 def sanitize_custom(data: Any) -> dict[str, Any]:
-    """What `wx.reportEvent` / `wx.reportAnalytics` may carry: up to 20 flat keys of short strings,
-    numbers and booleans (WeChat's custom analytics fields); anything else is dropped."""
+    """What `wx.reportEvent` / `wx.reportAnalytics` may carry: up to 20 flat keys (32 characters) of
+    strings (100 characters), numbers and booleans (WeChat's custom analytics fields); anything else is dropped."""
     out: dict[str, Any] = {}
     if not isinstance(data, dict):
         return out
     for key, value in list(data.items())[:MAX_CUSTOM_KEYS]:
         if isinstance(value, int | float) and math.isfinite(value):  # bool too; never NaN
-            out[_clip(key, 64)] = value
+            out[_clip(key, 32)] = value
         elif isinstance(value, str):
-            out[_clip(key, 64)] = _clip(value, 256)
+            out[_clip(key, 32)] = _clip(value, 100)
     return out
 
 
@@ -412,6 +414,7 @@ class Telemetry:
         self._client: TelemetryClient | None = None
         self._stop = threading.Event()
         self._upload_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._last_flush = time.monotonic()
 
@@ -429,8 +432,9 @@ class Telemetry:
                 for s in self._sessions.values():
                     if s.user_id == user_id:
                         s.ended = True  # nothing more from this session
-                users = {s.user for s in self._sessions.values() if s.user_id == user_id}
-                self._buffer = [e for e in self._buffer if e["u"] not in users]
+                self._buffer = [e for e in self._buffer if e["u"] != self.pseudonym(e["a"], user_id)]
+                self._api_counts = {k: n for k, n in self._api_counts.items()
+                                    if k[2] != self.pseudonym(k[0], user_id)}
 
     # -- instances --
     def attach(self, instance: Any, *, app_id: str, user_id: str, version: str | None = None) -> _Session | None:
@@ -506,6 +510,8 @@ class Telemetry:
             return
         if not self.consent.get(session.user_id):
             return
+        if len(json.dumps(data, default=str)) > MAX_DATA_BYTES:  # the platform refuses a larger `d`
+            data = {"truncated": True}
         event = {"k": kind, "t": int(time.time() * 1000), "a": session.app_id, "v": session.version,
                  "u": session.user, "s": session.sid, "n": name, "d": data}
         with self._lock:
@@ -543,20 +549,23 @@ class Telemetry:
 
     # -- batches --
     def flush(self) -> int:
-        """Write what is buffered to the spool as batches (fsync'd); returns the events written."""
-        with self._lock:
-            events, self._buffer = self._buffer, []
-            now = int(time.time() * 1000)
-            for (app, version, user, sid, key), count in self._api_counts.items():
-                api, outcome = key.split("\x00")
-                events.append({"k": "api", "t": now, "a": app, "v": version, "u": user, "s": sid, "n": api,
-                               "d": {"o": outcome, "c": count}})
-            self._api_counts.clear()
-            self._last_flush = time.monotonic()
+        """Write what is buffered to the spool as batches (fsync'd); returns the events written. When it
+        returns, every event recorded before the call is on disk (flushes run one at a time, and
+        recording waits only for the swap of the buffer, never for the disk)."""
+        with self._flush_lock:
+            with self._lock:
+                events, self._buffer = self._buffer, []
+                now = int(time.time() * 1000)
+                for (app, version, user, sid, key), count in self._api_counts.items():
+                    api, outcome = key.split("\x00")
+                    events.append({"k": "api", "t": now, "a": app, "v": version, "u": user, "s": sid, "n": api,
+                                   "d": {"o": outcome, "c": count}})
+                self._api_counts.clear()
+                self._last_flush = time.monotonic()
+                # each batch says how many events were dropped since the one before
+                dropped, self.dropped = self.dropped, 0
+                self.dropped_total += dropped
             written = 0
-            # each batch says how many events were dropped since the one before
-            dropped, self.dropped = self.dropped, 0
-            self.dropped_total += dropped
             while events:
                 chunk = events[: self.config.batch_size]
                 body = self._body(chunk, dropped)
@@ -569,7 +578,8 @@ class Telemetry:
                     written += len(chunk)
                     dropped = 0
                 else:
-                    self.dropped += len(chunk)
+                    with self._lock:
+                        self.dropped += len(chunk)
             return written
 
     def _body(self, events: list[dict[str, Any]], dropped: int = 0) -> bytes:

@@ -157,6 +157,8 @@ class Updater:
         if status == 410:
             self._forget(app_id)
             raise TakenDown("taken_down", app_id, str(doc.get("code", "")))
+        if status in (502, 503, 504):  # the platform is up but cannot answer now (its database is down)
+            raise UpdateServerUnreachable(f"http-{status}", self.base_url, str(doc.get("code", ""))[:200])
         if 300 <= status < 400:
             raise UpdateProtocolError("redirect-refused", url, f"HTTP {status} to {response.headers.get('location')}")
         if status != 200:

@@ -34,25 +34,40 @@ def server(data_dir: DataDir = Path("minibox-data"), database_url: DbUrl = None,
                                                 "each is a replica with its own release snapshot.")] = 1,
            access_log: Annotated[bool, typer.Option(help="Log every request (costs throughput on the update "
                                                     "check; a TLS proxy in front usually logs them).")] = False,
+           blobs: Annotated[str, typer.Option(envvar="MINIBOX_BLOBS", help="Blob store: a directory or "
+                                              "s3://bucket/prefix (MINIBOX_S3_ENDPOINT_URL, AWS_* credentials); "
+                                              "default the data dir's blobs/.")] = "",
+           redis_url: Annotated[str, typer.Option(envvar="MINIBOX_REDIS_URL", help="Optional Redis for shared "
+                                                  "login throttling and release signals.")] = "",
+           forwarded_allow_ips: Annotated[str, typer.Option(envvar="MINIBOX_FORWARDED_ALLOW_IPS", help="Reverse "
+                                                            "proxies whose X-Forwarded-For/-Proto are trusted "
+                                                            "(comma-separated IPs); default none.")] = "",
            ) -> None:
     """Run the management platform (FastAPI on uvicorn); replicas may share one PostgreSQL."""
     import uvicorn
 
     from minibox.platform.server import build_app, open_platform
-    from minibox.platform.settings import ENV_SECURE_COOKIES
+    from minibox.platform.settings import ENV_BLOBS, ENV_REDIS_URL, ENV_SECURE_COOKIES
 
-    settings = _settings(data_dir, database_url, secure_cookies=not insecure_cookies)
+    settings = Settings.for_data_dir(data_dir, database_url, secure_cookies=not insecure_cookies, blobs_url=blobs,
+                                     redis_url=redis_url)
+    # behind a reverse proxy, the client address (login throttling, audit) comes from X-Forwarded-For,
+    # trusted only from the proxies named here
+    proxy: dict[str, object] = {"proxy_headers": bool(forwarded_allow_ips)}
+    if forwarded_allow_ips:
+        proxy["forwarded_allow_ips"] = forwarded_allow_ips
     typer.echo(f"minibox platform on http://{host}:{port} (docs at /docs), {workers} worker(s)")
     if workers == 1:
-        uvicorn.run(build_app(settings), host=host, port=port, log_level="info", proxy_headers=False,
-                    access_log=access_log)
+        uvicorn.run(build_app(settings), host=host, port=port, log_level="info", access_log=access_log,
+                    **proxy)
         return
     # migrate and create the keys once, then let each worker build its replica from the environment
     open_platform(settings).db.dispose()
     os.environ.update({ENV_DATA_DIR: str(settings.data_dir), ENV_DATABASE_URL: settings.database_url,
-                       ENV_SECURE_COOKIES: "0" if insecure_cookies else "1"})
+                       ENV_SECURE_COOKIES: "0" if insecure_cookies else "1", ENV_BLOBS: settings.blobs_url,
+                       ENV_REDIS_URL: settings.redis_url})
     uvicorn.run("minibox.platform.server:app_from_env", factory=True, workers=workers, host=host, port=port,
-                log_level="info", proxy_headers=False, access_log=access_log)
+                log_level="info", access_log=access_log, **proxy)
 
 
 def demo(port: Annotated[int, typer.Option(help="Port to listen on (127.0.0.1).")] = DEFAULT_PORT,

@@ -40,6 +40,7 @@ class Platform:
     audit_key: Ed25519PrivateKey
     package_signer: Any = None  # minibox.package.SigningKey once loaded
     releases: Any = None  # minibox.platform.release.cache.ReleaseCache: the update check's snapshot
+    shared: Any = None  # minibox.platform.shared.SharedRedis when MINIBOX_REDIS_URL is set, else None
 
 
 @dataclass

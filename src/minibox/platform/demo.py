@@ -105,6 +105,8 @@ def _publish_example(platform: Platform, who: dict[str, Principal], example: Pat
     with platform.db.write() as s:
         actx = Ctx(s, platform, who["admin"])
         apps.create_app(actx, app_id, example.name, f"Example mini-program from {example}")
+        # the host draws it over every page of the app (with its own, if it has one)
+        apps.set_allowlist(actx, app_id, {"watermark": "{user} · {app} · {date}"})
         apps.add_member(actx, app_id, who["developer"].user_id)
         hosts.grant(actx, host_id, app_id)
     with platform.db.write() as s:

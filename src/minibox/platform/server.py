@@ -8,12 +8,13 @@ from fastapi import FastAPI
 
 from minibox.platform.api import create_app
 from minibox.platform.audit.service import ensure_head
-from minibox.platform.blobs import LocalBlobStore
+from minibox.platform.blobs import open_blob_store
 from minibox.platform.context import Platform
 from minibox.platform.db import Database
 from minibox.platform.keys import load_or_create_audit_key
 from minibox.platform.release.cache import ReleaseCache
 from minibox.platform.settings import Settings
+from minibox.platform.shared import open_shared
 
 
 def open_platform(settings: Settings, *, migrate: bool = True) -> Platform:
@@ -29,8 +30,13 @@ def open_platform(settings: Settings, *, migrate: bool = True) -> Platform:
     signer = toolchain.platform_signer(settings.key_dir)
     releases = ReleaseCache(db, signer, poll_s=settings.release_poll_ms / 1000,
                             lease_s=settings.release_lease_ms / 1000)
-    return Platform(settings=settings, db=db, blobs=LocalBlobStore(settings.blob_dir), audit_key=audit_key,
-                    package_signer=signer, releases=releases)
+    shared = open_shared(settings.redis_url)
+    if shared is not None:  # optional: release signals to the other replicas, shared login throttling
+        releases.announce = shared.announce
+        shared.listen(releases.wake)
+        db.dispose_hooks.append(shared.close)
+    return Platform(settings=settings, db=db, blobs=open_blob_store(settings), audit_key=audit_key,
+                    package_signer=signer, releases=releases, shared=shared)
 
 
 def build_app(settings: Settings, *, migrate: bool = True) -> FastAPI:

@@ -11,6 +11,14 @@ ENV_DATABASE_URL = "MINIBOX_DATABASE_URL"
 ENV_DATA_DIR = "MINIBOX_DATA_DIR"
 #: "0" turns off the session cookie's Secure flag (set by `minibox server --insecure-cookies` for workers).
 ENV_SECURE_COOKIES = "MINIBOX_SECURE_COOKIES"
+#: Blob store: empty for `<data dir>/blobs`, a directory, or `s3://bucket/prefix` (see `blobs.py`).
+ENV_BLOBS = "MINIBOX_BLOBS"
+#: S3-compatible endpoint (MinIO, Ceph, ...) and region; credentials come from boto3's usual chain
+#: (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, a profile or an instance role).
+ENV_S3_ENDPOINT_URL = "MINIBOX_S3_ENDPOINT_URL"
+ENV_S3_REGION = "MINIBOX_S3_REGION"
+#: Optional Redis (`redis://host:6379/0`): shared login throttling and release invalidation pub/sub.
+ENV_REDIS_URL = "MINIBOX_REDIS_URL"
 
 
 @dataclass(frozen=True)
@@ -26,12 +34,24 @@ class Settings:
     #: A replica signs update answers only within this long of its last generation read; a write that
     #: changes releases returns this long (plus a margin) after its commit, so no replica signs a stale one.
     release_lease_ms: int = 150
+    #: Where blobs live: "" (the data dir's `blobs/`), a directory, or `s3://bucket/prefix`.
+    blobs_url: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    #: Optional Redis URL; without it (or while it is down) everything runs on the database alone.
+    redis_url: str = ""
 
     @classmethod
-    def for_data_dir(cls, data_dir: Path, database_url: str | None = None, *, secure_cookies: bool = True) -> Settings:
+    def for_data_dir(cls, data_dir: Path, database_url: str | None = None, *, secure_cookies: bool = True,
+                     blobs_url: str | None = None, redis_url: str | None = None) -> Settings:
+        """Settings for a data dir; blob store, S3 endpoint and Redis default to the environment."""
         data_dir = data_dir.resolve()
         url = database_url or f"sqlite:///{data_dir / 'minibox.db'}"
-        return cls(data_dir=data_dir, database_url=url, secure_cookies=secure_cookies)
+        env = os.environ
+        return cls(data_dir=data_dir, database_url=url, secure_cookies=secure_cookies,
+                   blobs_url=env.get(ENV_BLOBS, "") if blobs_url is None else blobs_url,
+                   s3_endpoint_url=env.get(ENV_S3_ENDPOINT_URL, ""), s3_region=env.get(ENV_S3_REGION, ""),
+                   redis_url=env.get(ENV_REDIS_URL, "") if redis_url is None else redis_url)
 
     @classmethod
     def from_env(cls) -> Settings:

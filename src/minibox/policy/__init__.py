@@ -25,6 +25,7 @@ from minibox.apis.audit_log import AuditLog
 from minibox.apis.registry import ApiRegistry, Services
 from minibox.policy.files import FileService
 from minibox.policy.grants import AppConfig, AppGrants
+from minibox.policy.keys import KeyRing
 from minibox.policy.network import EventSink, NetworkService
 from minibox.policy.permissions import (
     ApiPolicy,
@@ -41,7 +42,7 @@ __all__ = ["AppConfig", "AppGrants", "Owner", "close_services", "forget_app", "m
 
 def make_services(
     data_dir: str | os.PathLike[str],
-    master_key: bytes,
+    master_key: bytes | KeyRing,
     *,
     app_json: Mapping[str, Any] | None = None,
     grants: AppGrants | None = None,

@@ -19,17 +19,28 @@ At rest, every file of the three areas is sealed whole with AES-256-GCM under a 
 tag`, so sizes reported to the app are `st_size - SEAL_OVERHEAD`, and a file flipped on disk or
 moved into another owner's directory reads as `file corrupted`. Appends re-seal the whole file
 (atomically); quotas count the bytes on disk. Code-package files are read as they are.
+
+Keys rotate (`minibox.policy.keys.KeyRing`). A sealed file is `MBF || key version (1 byte) ||
+nonce || ciphertext || tag` (the header is authenticated as AAD); a file without the header is
+version 1 (written before rotation existed; `SEAL_OVERHEAD` is 32, 28 for those). Owner
+directories are named under the current version's name key; `owner_dir` finds an owner's
+directory under an older version's name and renames it to the current one (under an exclusive
+`flock` on the root). Each directory has a sealed owner record in `<root>/.owners/` so that
+rotation can tell whose it is (the names are keyed digests). `rotate(batch)` re-seals files in
+place (temp in the same directory, fsync, rename; times kept) under an exclusive `flock` on the
+owner's directory, which every writer takes shared: a write is never lost to a concurrent re-seal.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import secrets
 import stat as st
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +48,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from minibox.policy.keys import derive_key, encode_parts, name_digest
+from minibox.policy.keys import KeyRing, KeyVersionError, as_ring, encode_parts, name_digest
 from minibox.policy.storage import Owner
 
 USER_DATA_PATH = "wxfile://usr"
@@ -64,8 +75,16 @@ EQUOTA = "the maximum size of the file storage limit is exceeded"
 ENAMETOOLONG = "file name too long"
 ECORRUPT = "file corrupted"
 NONCE_BYTES = 12
-#: Bytes a sealed file carries on top of its content (nonce + GCM tag).
-SEAL_OVERHEAD = NONCE_BYTES + 16
+#: Sealed files start with this and the key version (one byte); files without it are version 1.
+MAGIC = b"MBF"
+HEADER_BYTES = len(MAGIC) + 1
+#: Bytes a sealed file carries on top of its content (header + nonce + GCM tag).
+SEAL_OVERHEAD = HEADER_BYTES + NONCE_BYTES + 16
+#: ... and a file sealed before key versions existed (nonce + tag).
+LEGACY_SEAL_OVERHEAD = NONCE_BYTES + 16
+#: Owner records (whose directory is which, sealed) live here, under the root.
+OWNERS_DIR = ".owners"
+_OWNER_MAGIC = b"MBO"
 
 
 class FsError(Exception):
@@ -141,22 +160,32 @@ class FileStat:
                 "isFile": st.S_ISREG(self.mode)}
 
 
-def _stat(s: os.stat_result, sealed: bool = True) -> FileStat:
-    size = max(0, s.st_size - SEAL_OVERHEAD) if sealed and st.S_ISREG(s.st_mode) else s.st_size
+def _stat(s: os.stat_result, sealed: bool = True, overhead: int = SEAL_OVERHEAD) -> FileStat:
+    size = max(0, s.st_size - overhead) if sealed and st.S_ISREG(s.st_mode) else s.st_size
     return FileStat(s.st_mode, size, int(s.st_atime), int(s.st_mtime))
+
+
+def _is_dir_name(name: str) -> bool:
+    return len(name) == 40 and all(c in "0123456789abcdef" for c in name)
 
 
 class FileService:
     """File operations for many owners; identity always comes from the caller's `Owner`."""
 
-    def __init__(self, root: str | os.PathLike[str], master_key: bytes, *,
+    def __init__(self, root: str | os.PathLike[str], master_key: bytes | KeyRing, *,
                  package_dir: str | os.PathLike[str] | None = None,
                  quota: int = MAX_USER_BYTES, temp_quota: int = MAX_TEMP_BYTES) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._names = derive_key(master_key, "file-dirs")
-        self._master = bytes(master_key)
-        self._aead: dict[Owner, AESGCM] = {}
+        self.ring = as_ring(master_key)
+        self.ring.derive(self.ring.current, "check")  # fail fast on a bad master key
+        self._aead: dict[tuple[int, Owner], AESGCM] = {}
+        self._name_keys: dict[int, bytes] = {}
+        self._gen = self.ring.generation
+        #: owners whose directory is known to be current and recorded, this generation
+        self._known: dict[Owner, Path] = {}
+        self._rot_iter: Iterator[int] | None = None
+        self._unrotatable: set[str] = set()
         #: Serialises quota check + write, so concurrent writers cannot overshoot the quota.
         self._write_lock = threading.Lock()
         self.package_dir = Path(package_dir) if package_dir is not None else None
@@ -164,23 +193,146 @@ class FileService:
         self.temp_quota = temp_quota
 
     # -- fd plumbing ----------------------------------------------------------------------
+    def _fresh(self) -> None:
+        """Drop derived keys and cached directory names when the ring changed."""
+        if self._gen != self.ring.generation:
+            self._aead, self._name_keys, self._known = {}, {}, {}
+            self._gen = self.ring.generation
+
+    def _dir_name(self, o: Owner, ver: int) -> str:
+        self._fresh()
+        k = self._name_keys.get(ver)
+        if k is None:
+            k = self._name_keys[ver] = self.ring.derive(ver, "file-dirs")
+        return name_digest(k, o.host, o.app, o.user)[:40]
+
     def holds(self, o: Owner) -> bool:
         """Whether this owner has a file area at all (never creates one)."""
-        return (self.root / name_digest(self._names, o.host, o.app, o.user)[:40]).is_dir()
+        return any((self.root / self._dir_name(o, v)).is_dir() for v in self.ring.versions())
+
+    @contextlib.contextmanager
+    def _flock(self, path: Path, op: int) -> Iterator[int]:
+        fd = os.open(path, _DIR_FLAGS)
+        try:
+            fcntl.flock(fd, op)
+            yield fd
+        finally:
+            os.close(fd)  # releases the lock
 
     def owner_dir(self, o: Owner) -> Path:
-        d = self.root / name_digest(self._names, o.host, o.app, o.user)[:40]
-        if not d.is_dir():
-            for a in _AREAS:
-                (d / a).mkdir(parents=True, exist_ok=True, mode=0o700)
+        """The owner's directory under the current key version: created, or renamed from an older
+        version's name, on first use (atomically, under an exclusive lock on the root)."""
+        self._fresh()
+        d = self.root / self._dir_name(o, self.ring.current)
+        if self._known.get(o) == d and d.is_dir():
+            return d
+        with self._flock(self.root, fcntl.LOCK_EX):
+            if not d.is_dir():
+                old = next((self.root / self._dir_name(o, v) for v in self.ring.versions()[1:]
+                            if (self.root / self._dir_name(o, v)).is_dir()), None)
+                if old is not None:
+                    self._write_record(o, d.name)  # first: a crash leaves both names findable
+                    os.rename(old, d)
+                    self._fsync_dir(self.root)
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(self.root / OWNERS_DIR / old.name)
+                else:
+                    tmp = self.root / (TMP_PREFIX + secrets.token_hex(8))
+                    tmp.mkdir(mode=0o700)
+                    for a in _AREAS:
+                        (tmp / a).mkdir(mode=0o700)
+                    self._write_record(o, d.name)
+                    os.rename(tmp, d)
+            elif self._record_version(d.name) != self.ring.current:
+                self._write_record(o, d.name)  # a directory from before records, or an old record
+        self._known[o] = d
         return d
+
+    # -- owner records --------------------------------------------------------------------------
+    def _record_key(self, ver: int) -> AESGCM:
+        return AESGCM(self.ring.derive(ver, "file-owners"))
+
+    def _write_record(self, o: Owner, dir_name: str) -> None:
+        ver = self.ring.current
+        head = _OWNER_MAGIC + bytes([ver])
+        nonce = os.urandom(NONCE_BYTES)
+        blob = head + nonce + self._record_key(ver).encrypt(
+            nonce, encode_parts(o.host, o.app, o.user), head + dir_name.encode())
+        rec = self.root / OWNERS_DIR
+        rec.mkdir(mode=0o700, exist_ok=True)
+        self._atomic_write(rec, dir_name, blob)
+
+    def _record_version(self, dir_name: str) -> int | None:
+        try:
+            head = (self.root / OWNERS_DIR / dir_name).read_bytes()[:HEADER_BYTES]
+        except OSError:
+            return None
+        return head[3] if len(head) == HEADER_BYTES and head[:3] == _OWNER_MAGIC else None
+
+    def _read_record(self, dir_name: str) -> Owner | None:
+        try:
+            blob = (self.root / OWNERS_DIR / dir_name).read_bytes()
+        except OSError:
+            return None
+        if len(blob) < HEADER_BYTES + NONCE_BYTES or blob[:3] != _OWNER_MAGIC or blob[3] not in self.ring:
+            return None
+        head = blob[:HEADER_BYTES]
+        try:
+            plain = self._record_key(blob[3]).decrypt(blob[HEADER_BYTES:HEADER_BYTES + NONCE_BYTES],
+                                                      blob[HEADER_BYTES + NONCE_BYTES:], head + dir_name.encode())
+        except (InvalidTag, ValueError):
+            return None
+        parts, i = [], 0
+        while i < len(plain):
+            n = int.from_bytes(plain[i:i + 4], "big")
+            parts.append(plain[i + 4:i + 4 + n].decode("utf-8", "surrogatepass"))
+            i += 4 + n
+        return Owner(*parts) if len(parts) == 3 else None
+
+    @staticmethod
+    def _fsync_dir(path: Path) -> None:
+        fd = os.open(path, _DIR_FLAGS)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _atomic_write(parent: Path, name: str, blob: bytes) -> None:
+        tmp = parent / (TMP_PREFIX + secrets.token_hex(8))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, blob)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, parent / name)
+
+    @contextlib.contextmanager
+    def _owner_lock(self, o: Owner, exclusive: bool = False) -> Iterator[None]:
+        """Writers hold the owner's directory shared; a rotation re-seal holds it exclusive (the
+        lock is on the directory itself, so it holds across a rename of the directory)."""
+        try:
+            fd = os.open(self.owner_dir(o), _DIR_FLAGS)
+        except FileNotFoundError:  # renamed by a rotation meanwhile: look again
+            self._known.pop(o, None)
+            fd = os.open(self.owner_dir(o), _DIR_FLAGS)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)
 
     def _area_fd(self, o: Owner, area: str) -> int:
         if area == "pkg":
             if self.package_dir is None:
                 raise FileNotFoundError
             return os.open(self.package_dir, _DIR_FLAGS)
-        return os.open(self.owner_dir(o) / area, _DIR_FLAGS)
+        try:
+            return os.open(self.owner_dir(o) / area, _DIR_FLAGS)
+        except FileNotFoundError:  # renamed by a rotation between the lookup and the open
+            self._known.pop(o, None)
+            return os.open(self.owner_dir(o) / area, _DIR_FLAGS)
 
     @staticmethod
     def _is_link(name: str, dir_fd: int) -> bool:
@@ -302,22 +454,53 @@ class FileService:
             raise FsError(EQUOTA, EQUOTA)
 
     # -- sealing ----------------------------------------------------------------------------
-    def _cipher(self, o: Owner) -> AESGCM:
-        c = self._aead.get(o)
+    def _cipher(self, o: Owner, ver: int) -> AESGCM:
+        self._fresh()
+        c = self._aead.get((ver, o))
         if c is None:
-            c = self._aead[o] = AESGCM(derive_key(self._master, "files", o.host, o.app, o.user))
+            c = self._aead[(ver, o)] = AESGCM(self.ring.derive(ver, "files", o.host, o.app, o.user))
         return c
 
     def _seal(self, o: Owner, data: bytes) -> bytes:
+        ver = self.ring.current
+        head = MAGIC + bytes([ver])
         nonce = os.urandom(NONCE_BYTES)
-        return nonce + self._cipher(o).encrypt(nonce, data, encode_parts("file", o.host, o.app, o.user))
+        return head + nonce + self._cipher(o, ver).encrypt(
+            nonce, data, head + encode_parts("file", o.host, o.app, o.user))
+
+    def _unseal_versioned(self, o: Owner, blob: bytes) -> tuple[int, bytes]:
+        """(key version, content); raises InvalidTag. A blob with the header is opened under its
+        version; a blob without it (or whose header does not authenticate: a version-1 nonce may
+        begin with the magic by chance) as version 1."""
+        aad = encode_parts("file", o.host, o.app, o.user)
+        if blob[:3] == MAGIC and len(blob) >= SEAL_OVERHEAD and blob[3] in self.ring:
+            with contextlib.suppress(InvalidTag, ValueError):
+                body = blob[HEADER_BYTES:]
+                return blob[3], self._cipher(o, blob[3]).decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:],
+                                                                  blob[:HEADER_BYTES] + aad)
+        if 1 not in self.ring or len(blob) < LEGACY_SEAL_OVERHEAD:
+            raise InvalidTag
+        return 1, self._cipher(o, 1).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
 
     def _unseal(self, o: Owner, blob: bytes, p: WxPath) -> bytes:
         try:
-            return self._cipher(o).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:],
-                                           encode_parts("file", o.host, o.app, o.user))
-        except (InvalidTag, ValueError):
+            return self._unseal_versioned(o, blob)[1]
+        except (InvalidTag, ValueError, KeyVersionError):
             raise _fmt(ECORRUPT, "open", p.raw) from None
+
+    def _overhead(self, dir_fd: int, name: str) -> int:
+        """Sealing overhead of one file, from its first bytes (no decryption)."""
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+        except OSError:
+            return SEAL_OVERHEAD
+        try:
+            head = os.pread(fd, HEADER_BYTES, 0)
+        except OSError:
+            return SEAL_OVERHEAD
+        finally:
+            os.close(fd)
+        return SEAL_OVERHEAD if head[:3] == MAGIC and len(head) == HEADER_BYTES and head[3] else LEGACY_SEAL_OVERHEAD
 
     @staticmethod
     def _read_fd(fd: int) -> bytes:
@@ -348,7 +531,7 @@ class FileService:
             self._write_at(o, p, pfd, leaf, data, append=append)
 
     def _write_at(self, o: Owner, p: WxPath, pfd: int, leaf: str, data: bytes, *, append: bool) -> None:
-        with self._write_lock:
+        with self._owner_lock(o), self._write_lock:
             self._write_locked(o, p, pfd, leaf, data, append=append)
 
     def _write_locked(self, o: Owner, p: WxPath, pfd: int, leaf: str, data: bytes, *, append: bool) -> None:
@@ -417,6 +600,7 @@ class FileService:
 
     def stat(self, o: Owner, raw: Any, recursive: bool = False) -> FileStat | dict[str, FileStat]:
         p = parse_path(raw, "stat")
+        overhead = SEAL_OVERHEAD
         if not p.parts:
             fd = self._area_fd(o, p.area)
             try:
@@ -431,8 +615,10 @@ class FileService:
                 if not (st.S_ISREG(s1.st_mode) or st.S_ISDIR(s1.st_mode)):
                     raise _fmt(EACCES, "stat", p.raw)
                 s = s1
+                if p.area != "pkg" and st.S_ISREG(s.st_mode):
+                    overhead = self._overhead(pfd, leaf)
         if not recursive or not st.S_ISDIR(s.st_mode):
-            return _stat(s, p.area != "pkg")
+            return _stat(s, p.area != "pkg", overhead)
         out: dict[str, FileStat] = {"/": _stat(s, p.area != "pkg")}
         with self._dir(o, p, "stat") as fd:
             self._collect(fd, "", out, p.area != "pkg")
@@ -445,7 +631,8 @@ class FileService:
             s = e.stat(follow_symlinks=False)
             if not (st.S_ISREG(s.st_mode) or st.S_ISDIR(s.st_mode)):
                 continue
-            out[f"{prefix}/{e.name}"] = _stat(s, sealed)
+            out[f"{prefix}/{e.name}"] = _stat(s, sealed, self._overhead(fd, e.name) if sealed and
+                                              st.S_ISREG(s.st_mode) else SEAL_OVERHEAD)
             if st.S_ISDIR(s.st_mode):
                 sub = os.open(e.name, _DIR_FLAGS, dir_fd=fd)
                 try:
@@ -460,7 +647,7 @@ class FileService:
         p = parse_path(raw, "unlink")
         if not p.writable:
             raise _fmt(EACCES, "unlink", p.raw)
-        with self._parent(o, p, "unlink") as (pfd, leaf):
+        with self._owner_lock(o), self._parent(o, p, "unlink") as (pfd, leaf):
             s = self._lstat(pfd, leaf)
             if s is None:
                 raise _fmt(ENOENT, "unlink", p.raw)
@@ -472,7 +659,7 @@ class FileService:
         p = parse_path(raw, "rmdir")
         if not p.writable or not p.parts:
             raise _fmt(EACCES, "rmdir", p.raw)
-        with self._parent(o, p, "rmdir") as (pfd, leaf):
+        with self._owner_lock(o), self._parent(o, p, "rmdir") as (pfd, leaf):
             self._require_dir(pfd, leaf, "rmdir", p.raw)
             if recursive:
                 sub = os.open(leaf, _DIR_FLAGS, dir_fd=pfd)
@@ -512,7 +699,8 @@ class FileService:
             raise _fmt(e.reason, "rename", po.raw, pn.raw) from None
 
     def _rename(self, o: Owner, po: WxPath, pn: WxPath) -> None:
-        with self._parent(o, po, "rename") as (ofd, oleaf), self._parent(o, pn, "rename") as (nfd, nleaf):
+        with self._owner_lock(o), self._parent(o, po, "rename") as (ofd, oleaf), \
+                self._parent(o, pn, "rename") as (nfd, nleaf):
             s = self._lstat(ofd, oleaf)
             if s is None:
                 raise _fmt(ENOENT, "rename", po.raw, pn.raw)
@@ -548,14 +736,14 @@ class FileService:
         """Wipe the owner's temporary files (call at instance exit)."""
         fd = self._area_fd(o, "tmp")
         try:
-            with self._write_lock:
+            with self._owner_lock(o), self._write_lock:
                 self._empty(fd)
         finally:
             os.close(fd)
 
     def forget(self, o: Owner) -> None:
         """The user deleted the mini-program: remove every file of this owner."""
-        with self._write_lock:
+        with self._owner_lock(o), self._write_lock:
             for area in _AREAS:
                 fd = self._area_fd(o, area)
                 try:
@@ -588,7 +776,7 @@ class FileService:
             with self._parent(o, ps, "open") as (pfd, leaf):
                 self._write_at(o, ps, pfd, leaf, data, append=False)
             target = ps.raw
-        with self._parent(o, pt, "open") as (pfd, leaf):
+        with self._owner_lock(o), self._parent(o, pt, "open") as (pfd, leaf):
             os.unlink(leaf, dir_fd=pfd)
         return target
 
@@ -599,7 +787,7 @@ class FileService:
             for e in sorted(os.scandir(fd), key=lambda e: e.name):
                 s = e.stat(follow_symlinks=False)
                 if st.S_ISREG(s.st_mode) and e.name.startswith("store_"):
-                    out.append({"filePath": SCHEME + e.name, "size": max(0, s.st_size - SEAL_OVERHEAD),
+                    out.append({"filePath": SCHEME + e.name, "size": max(0, s.st_size - self._overhead(fd, e.name)),
                                 "createTime": int(s.st_mtime)})
             return out
         finally:
@@ -612,7 +800,7 @@ class FileService:
             raise FsError(ENOENT, "file not exist") from None
         if p.area != "store":
             raise FsError(ENOENT, "file not exist")
-        with self._parent(o, p, "open") as (pfd, leaf):
+        with self._owner_lock(o), self._parent(o, p, "open") as (pfd, leaf):
             s = self._lstat(pfd, leaf)
             if s is None or not st.S_ISREG(s.st_mode):
                 raise FsError(ENOENT, "file not exist")
@@ -626,3 +814,192 @@ class FileService:
         h = hashlib.md5(data, usedforsecurity=False) if algorithm == "md5" else hashlib.sha1(
             data, usedforsecurity=False)
         return {"size": len(data), "digest": h.hexdigest()}
+
+    # -- key rotation -----------------------------------------------------------------------
+    def _owner_index(self, owners: Iterable[Owner]) -> dict[str, Owner]:
+        """Directory name -> owner, from the owner records and the owners the caller knows of."""
+        idx: dict[str, Owner] = {}
+        for o in owners:
+            for v in self.ring.versions():
+                idx[self._dir_name(o, v)] = o
+        with contextlib.suppress(FileNotFoundError):
+            for name in os.listdir(self.root / OWNERS_DIR):
+                o = None if name.startswith(TMP_PREFIX) else self._read_record(name)
+                if o is not None and any(self._dir_name(o, v) == name for v in self.ring.versions()):
+                    idx.setdefault(name, o)
+        return idx
+
+    def _owner_dirs(self) -> list[str]:
+        return sorted(n for n in os.listdir(self.root) if _is_dir_name(n) and (self.root / n).is_dir())
+
+    def _files(self, dir_fd: int) -> Iterator[tuple[int, str]]:
+        """(parent fd, name) of every sealed file under `dir_fd`, never following links."""
+        for e in sorted(os.scandir(dir_fd), key=lambda e: e.name):
+            if e.name.startswith(TMP_PREFIX):
+                continue
+            s = e.stat(follow_symlinks=False)
+            if st.S_ISREG(s.st_mode):
+                yield dir_fd, e.name
+            elif st.S_ISDIR(s.st_mode):
+                try:
+                    sub = os.open(e.name, _DIR_FLAGS, dir_fd=dir_fd)
+                except OSError:
+                    continue
+                try:
+                    yield from self._files(sub)
+                finally:
+                    os.close(sub)
+
+    @staticmethod
+    def _header_version(dir_fd: int, name: str) -> int:
+        """The key version in a file's header (1: no header, from before versions); no decryption."""
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+        except OSError:
+            return -1
+        try:
+            head = os.pread(fd, HEADER_BYTES, 0)
+        finally:
+            os.close(fd)
+        return head[3] if len(head) == HEADER_BYTES and head[:3] == MAGIC else 1
+
+    def _reseal(self, o: Owner, dir_fd: int, name: str, key: str) -> bool:
+        """Re-seal one file under the current version, under the owner's exclusive lock: temp in
+        the same directory, times kept, fsync, rename over it. False if there was nothing to do."""
+        with self._owner_lock(o, exclusive=True):
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+            except OSError:
+                return False  # removed meanwhile
+            try:
+                s = os.fstat(fd)
+                if not st.S_ISREG(s.st_mode):
+                    return False
+                blob = self._read_fd(fd)
+            finally:
+                os.close(fd)
+            try:
+                ver, data = self._unseal_versioned(o, blob)
+            except (InvalidTag, ValueError, KeyVersionError):
+                self._unrotatable.add(key)  # unreadable already (tampered): left as it is
+                return False
+            if ver == self.ring.current and blob[:3] == MAGIC:
+                return False
+            sealed = self._seal(o, data)
+            tmp = TMP_PREFIX + secrets.token_hex(8)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                         dir_fd=dir_fd)
+            try:
+                view = memoryview(sealed)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.utime(fd, ns=(s.st_atime_ns, s.st_mtime_ns))  # retention and stat see the old times
+                os.fsync(fd)
+            except BaseException:
+                os.close(fd)
+                os.unlink(tmp, dir_fd=dir_fd)
+                raise
+            os.close(fd)
+            now = self._lstat(dir_fd, name)
+            if now is None or now.st_ino != s.st_ino:  # removed by a path that takes no lock (retention)
+                os.unlink(tmp, dir_fd=dir_fd)
+                return False
+            os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            os.fsync(dir_fd)
+            return True
+
+    def _rotation(self, owners: list[Owner], verify: bool = False) -> Iterator[int]:
+        """One pass over every owner directory; yields 1 per directory renamed, record rewritten
+        or file re-sealed. Directories of owners nobody knows (no record, not in `owners`) are
+        skipped: `pending` still counts them. Files whose header names the current version are
+        skipped too, unless `verify`: then they are opened, and a file from before versions whose
+        random nonce happened to begin with the header (2^-32) is re-sealed as well."""
+        idx = self._owner_index(owners)
+        for name in self._owner_dirs():
+            o = idx.get(name)
+            if o is None:
+                continue
+            cur = self.ring.current
+            if name != self._dir_name(o, cur) or self._record_version(name) != cur:
+                self._known.pop(o, None)
+                self.owner_dir(o)  # renames the directory, rewrites the record
+                yield 1
+            d = self.root / self._dir_name(o, cur)
+            try:
+                dfd = os.open(d, _DIR_FLAGS)
+            except FileNotFoundError:
+                continue
+            try:
+                for area in _AREAS:
+                    try:
+                        afd = os.open(area, _DIR_FLAGS, dir_fd=dfd)
+                    except OSError:
+                        continue
+                    try:
+                        for pfd, fname in self._files(afd):
+                            key = f"{d.name}/{area}/{os.fstat(pfd).st_ino}/{fname}"
+                            if key in self._unrotatable or (
+                                    not verify and self._header_version(pfd, fname) == cur):
+                                continue
+                            if self._reseal(o, pfd, fname, key):
+                                yield 1
+                    finally:
+                        os.close(afd)
+            finally:
+                os.close(dfd)
+        with self._flock(self.root, fcntl.LOCK_EX), contextlib.suppress(FileNotFoundError):
+            for name in os.listdir(self.root / OWNERS_DIR):  # records of directories that are gone
+                if _is_dir_name(name) and not (self.root / name).is_dir():
+                    os.unlink(self.root / OWNERS_DIR / name)
+
+    def rotate(self, batch: int = 100, owners: Iterable[Owner] = (), *, verify: bool = False) -> int:
+        """Bring up to `batch` items to the current key version: owner directories renamed,
+        owner records and files re-sealed. Resumable: everything it did is on disk, a crash leaves
+        each file old or new (both read), and the next call carries on. Returns how many items it
+        did (0: nothing left that it can do). `owners` names owners whose directory may have no
+        record (from before records existed); the host passes the owners its storage knows.
+        `verify` opens every file, also those whose header says current, in one whole pass (run
+        before old versions are retired)."""
+        owners = list(owners)
+        done, fresh = 0, False
+        if verify:  # one whole pass of its own
+            if self._rot_iter is not None:
+                self._rot_iter.close()
+            self._rot_iter = None
+            return sum(self._rotation(owners, verify=True))
+        while done < batch:
+            if self._rot_iter is None:
+                self._rot_iter, fresh = self._rotation(owners), True
+            try:
+                done += next(self._rot_iter)
+            except StopIteration:
+                self._rot_iter = None
+                if fresh:
+                    break
+        if done < batch and self._rot_iter is not None:
+            self._rot_iter.close()
+            self._rot_iter = None
+        return done
+
+    def pending(self, owners: Iterable[Owner] = ()) -> int:
+        """Items not yet on the current key version: directories of unknown owners, directories
+        under an older name or with an older record, files sealed under an older version
+        (including files `rotate` found tampered with: they are unreadable, and stay counted)."""
+        idx = self._owner_index(owners)
+        cur = self.ring.current
+        n = 0
+        for name in self._owner_dirs():
+            o = idx.get(name)
+            if o is None or name != self._dir_name(o, cur) or self._record_version(name) != cur:
+                n += 1
+            try:
+                dfd = os.open(self.root / name, _DIR_FLAGS)
+            except FileNotFoundError:
+                continue
+            try:
+                for pfd, fname in self._files(dfd):
+                    if self._header_version(pfd, fname) != cur:
+                        n += 1
+            finally:
+                os.close(dfd)
+        return n

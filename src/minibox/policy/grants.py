@@ -37,6 +37,12 @@ class AppGrants:
     app_version: str = "0"
     #: the form in which user data reaches this app (minibox.policy.datamin)
     data_forms: DataForms = field(default_factory=DataForms)
+    #: the platform's privacy settings for this app (allowlist `privacy`): the permission scopes and
+    #: the `requiredPrivateInfos` APIs it may ask for at all; None: not restricted by the platform
+    scopes_allowed: frozenset[str] | None = None
+    private_infos_allowed: frozenset[str] | None = None
+    #: the app's watermark template (allowlist `watermark`, minibox.policy.watermark); "": none
+    watermark: str = ""
 
     @classmethod
     def build(

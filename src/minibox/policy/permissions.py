@@ -12,6 +12,11 @@ the audit log; `forget(owner)` (the mini-program deleted) clears them.
    -> `<api>:fail api not permitted`;
 2. `requiredPrivateInfos` for the location/address APIs ->
    `<api>:fail the api need to be declared in the requiredPrivateInfos field in app.json/ext.json`;
+   then the platform's privacy settings for the app (`AppGrants.private_infos_allowed`, the
+   allowlist's `privacy.infos`) -> `<api>:fail api scope is not declared in the privacy agreement`
+   (errno 112, as WeChat answers an API missing from the app's privacy guide); and a scope the
+   platform does not grant the app (`AppGrants.scopes_allowed`, the allowlist's `privacy.scopes`)
+   -> `<api>:fail auth deny`, before the privacy agreement, with no prompt (`authorize` too);
 3. for `privacy=True` APIs: declared in the privacy guide (else
    `<api>:fail api scope is not declared in the privacy agreement`, errno 112), then the privacy
    agreement (else prompt; disagree -> `<api>:fail privacy permission is not authorized`,
@@ -242,6 +247,13 @@ class ApiPolicy:
         if base in REQUIRED_PRIVATE_INFOS_APIS and base not in self.config.required_private_infos:
             raise self.deny(ctx, spec, "requiredPrivateInfos",
                              "the api need to be declared in the requiredPrivateInfos field in app.json/ext.json")
+        if base in REQUIRED_PRIVATE_INFOS_APIS and g.private_infos_allowed is not None \
+                and base not in g.private_infos_allowed:
+            raise self.deny(ctx, spec, "privacy-info-not-granted",
+                             "api scope is not declared in the privacy agreement", ERRNO_PRIVACY_UNDECLARED)
+        if spec.scope is not None and g.scopes_allowed is not None and spec.scope not in g.scopes_allowed:
+            # before the privacy agreement: the user is never asked about what cannot be granted
+            raise self.deny(ctx, spec, f"scope-not-granted:{spec.scope}", "auth deny")
         if spec.privacy:
             if g.privacy_declared is not None and base not in g.privacy_declared:
                 raise self.deny(ctx, spec, "privacy-undeclared",
@@ -254,6 +266,9 @@ class ApiPolicy:
 
     def check_scope(self, ctx: CallContext, spec: ApiSpec, scope: str) -> None:
         o = Owner(ctx.host_id, ctx.app_id, ctx.user_id)
+        allowed = self.grants.scopes_allowed
+        if allowed is not None and scope not in allowed:  # the platform never lets this app ask
+            raise self.deny(ctx, spec, f"scope-not-granted:{scope}", "auth deny")
         state = self.permissions.scope_state(o, scope)
         if state is False:
             raise self.deny(ctx, spec, f"scope-refused:{scope}", "auth deny")

@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
         image_host: list[str] = typer.Option([], help="An https host images may load from (repeatable)."),
         webview_host: list[str] = typer.Option([], help="An https host a <web-view> may open (repeatable)."),
         watermark: str | None = typer.Option(None, help="Draw the host's watermark over every page, e.g. "
-                                                        "'{user} {app} {date}'."),
+                                                        "'{user} {app} {date} {time}' (also {host})."),
     ) -> None:
         """Compile, run and show a mini-program in the browser simulator; reload on file change."""
         from minibox.view.devserver import DEVICES, DevServer, screenshot_pages
@@ -65,6 +65,13 @@ def register(app: typer.Typer) -> None:
         for h in [*image_host, *webview_host]:
             if not h or "/" in h or ":" in h:
                 raise typer.BadParameter(f"{h!r} is not a host name (give e.g. img.example.com)")
+        if watermark:
+            from minibox.policy.watermark import WatermarkError, validate_template
+
+            try:
+                watermark = validate_template(watermark)
+            except WatermarkError as e:
+                raise typer.BadParameter(f"--watermark: {e}") from e
         server = DevServer(project, port=port, on_compile=_report, image_hosts=tuple(image_host),
                            webview_hosts=tuple(webview_host), watermark=watermark)
         with server:

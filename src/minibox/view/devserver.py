@@ -97,7 +97,7 @@ class DevServer:
     #: https hosts images may load from and a <web-view> may open (exact host names)
     image_hosts: tuple[str, ...] = ()
     webview_hosts: tuple[str, ...] = ()
-    #: the host's watermark text ("{user} {app} {date}"), or None
+    #: the host's watermark template ("{user} {app} {host} {date} {time}"), or None
     watermark: str | None = None
     served: ServedApp = field(init=False)
     _work: Path = field(init=False)

@@ -16,7 +16,6 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -98,7 +97,8 @@ class ServedApp:
     webview_hosts: tuple[str, ...] = ()
     image_hosts: tuple[str, ...] = ()
     version: int = 1
-    #: the host's watermark over every page, e.g. "{user} {app} {date}"; None: no watermark
+    #: the host's watermark over every page, e.g. "{user} {app} {date} {time}" (minibox.policy.watermark;
+    #: drawn with the app's own from its grants); None: HostConfig.watermark
     watermark: str | None = None
     sessions: set[ViewSession] = field(default_factory=set)
     sockets: set[WebSocket] = field(default_factory=set)
@@ -194,13 +194,10 @@ def create_app(served: ServedApp) -> Starlette:
                 await ws.send_text(json.dumps({"t": "compileErrors", "errors": served.errors}))
                 while True:
                     await ws.receive_text()
+            # the watermark (the host's template here, the app's from its grants) is sent by Host.start
             session = ViewSession(served.host, served.bundle(), app_id=served.app_id, user_id=served.user_id,
-                                  loop=asyncio.get_running_loop())
+                                  loop=asyncio.get_running_loop(), watermark=served.watermark)
             served.sessions.add(session)
-            if served.watermark:
-                text = served.watermark.format(user=served.user_id, app=served.app_id,
-                                               date=datetime.now().strftime("%Y-%m-%d %H:%M"))
-                session.channel.on_message({"t": "watermark", "text": text[:200]})
             path = ws.query_params.get("path") or None
             query = ws.query_params.get("query") or ""
             device = DEVICES.get(ws.query_params.get("device") or "")

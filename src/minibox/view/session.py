@@ -71,8 +71,11 @@ class ViewSession:
     """A running mini-program shown in one browser tab."""
 
     def __init__(self, host: Host, bundle: LoadedBundle, *, app_id: str, user_id: str,
-                 loop: asyncio.AbstractEventLoop) -> None:
+                 loop: asyncio.AbstractEventLoop, watermark: str | None = None) -> None:
         self.host = host
+        #: the host's watermark template for this tab (None: HostConfig.watermark); the app's
+        #: own, from its grants, is drawn with it (Host.watermark_text)
+        self.watermark = watermark
         self.bundle = bundle
         self.app_id = app_id
         self.user_id = user_id
@@ -92,7 +95,7 @@ class ViewSession:
         """Start the instance and launch; `system` is the simulated device's getSystemInfo."""
         def boot() -> Instance:
             inst = self.host.start(self.bundle, app_id=self.app_id, user_id=self.user_id,
-                                   views=[self.mirror, self.channel], system=system)
+                                   views=[self.mirror, self.channel], system=system, watermark=self.watermark)
             inst.services.ui.listeners.append(self._on_ui)
             return inst
 

@@ -89,6 +89,8 @@ class HeadlessView:
         self.nodes: dict[int, Node] = {}
         self.pages: dict[int, PageView] = {}
         self.view_calls: list[dict[str, Any]] = []
+        #: the watermark text the host draws over every page ("" for none)
+        self.watermark = ""
         self.patch_count = 0
         self.op_count = 0
 
@@ -98,6 +100,8 @@ class HeadlessView:
             self.apply(message["ops"])
         elif kind == "page":
             self._page(message)
+        elif kind == "watermark":  # drawn by the host over every page (Host.watermark_text)
+            self.watermark = str(message.get("text") or "")
         elif kind == "view":
             self.view_calls.append(message)
             if message.get("api") == "setNavigationBarTitle" and message.get("page") in self.pages:

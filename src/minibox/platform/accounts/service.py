@@ -181,30 +181,61 @@ def _totp_step(secret: str, code: str, now: datetime) -> int | None:
     return None
 
 
+def _client_throttled(ctx: Ctx, client: str, wait: int) -> LoginOutcome:
+    ctx.audit("auth.login", f"client:{client[:64]}", {"reason": "client throttled"}, outcome="denied",
+              actor=f"anonymous:{client}")
+    return LoginOutcome(error=Throttled(f"too many failed logins from this address: retry in {wait} s",
+                                        code="login_throttled", details={"retry_after": wait}))
+
+
+def _login_shared(ctx: Ctx, username: str, password: str, totp_code: str | None, client: str,
+                  now: datetime) -> LoginOutcome | None:
+    """The per-client window counted in Redis (shared by every replica, no database write per failure);
+    None if Redis is not configured or is down (the caller counts in the database instead)."""
+    shared = ctx.platform.shared
+    if shared is None:
+        return None
+    key = "login-fail:" + sha256_hex(client[:64])
+    seen = shared.peek(key)
+    if seen is None:
+        return None
+    failures, ttl = seen
+    if failures >= MAX_FAILED_PER_CLIENT:
+        return _client_throttled(ctx, client, ttl + 1)
+    outcome = _login(ctx, username, password, totp_code, client, now)
+    if outcome.error is not None and shared.hit(key, int(CLIENT_WINDOW.total_seconds())) is None:
+        _note_client_failure(ctx.s, client, now, ctx.s.get(LoginThrottle, client[:64]))  # Redis went away
+    return outcome
+
+
+def _note_client_failure(s: Session, client: str, now: datetime, throttle: LoginThrottle | None) -> None:
+    if throttle is None:
+        try:
+            with s.begin_nested():
+                s.add(LoginThrottle(client=client[:64], window_start=now, failures=1))
+            return
+        except IntegrityError:  # another replica counted this client's first failure meanwhile
+            throttle = s.get(LoginThrottle, client[:64], populate_existing=True)
+    if throttle is not None:
+        throttle.failures += 1
+
+
 def login(ctx: Ctx, username: str, password: str, totp_code: str | None, client: str) -> LoginOutcome:
     """Check password then TOTP. Never raises: the caller commits the failure count and audit, then raises."""
     s, now = ctx.s, utcnow()
+    shared = _login_shared(ctx, username, password, totp_code, client, now)
+    if shared is not None:
+        return shared
     throttle = s.get(LoginThrottle, client[:64])
     window_start = aware(throttle.window_start) if throttle else None
     if throttle is not None and window_start is not None and now - window_start > CLIENT_WINDOW:
         throttle.window_start, throttle.failures = now, 0
     if throttle is not None and throttle.failures >= MAX_FAILED_PER_CLIENT:
-        ctx.audit("auth.login", f"client:{client[:64]}", {"reason": "client throttled"}, outcome="denied",
-                  actor=f"anonymous:{client}")
         assert window_start is not None
-        wait = int((window_start + CLIENT_WINDOW - now).total_seconds()) + 1
-        return LoginOutcome(error=Throttled(f"too many failed logins from this address: retry in {wait} s",
-                                            code="login_throttled", details={"retry_after": wait}))
+        return _client_throttled(ctx, client, int((window_start + CLIENT_WINDOW - now).total_seconds()) + 1)
     outcome = _login(ctx, username, password, totp_code, client, now)
     if outcome.error is not None:
-        if throttle is None:
-            try:
-                with s.begin_nested():
-                    s.add(LoginThrottle(client=client[:64], window_start=now, failures=1))
-            except IntegrityError:  # another replica counted this client's first failure meanwhile
-                throttle = s.get(LoginThrottle, client[:64], populate_existing=True)
-        if throttle is not None:
-            throttle.failures += 1
+        _note_client_failure(s, client, now, throttle)
     return outcome
 
 

@@ -3,7 +3,11 @@
 Rules: `compile.error` and `compile.warning` (the compiler's findings, file:line:col), `size.main`, `size.total` (WeChat: 2 MB main package, 20 MB in all), `api.forbidden` (eval,
 new Function: a warning for the reviewer; WeChat loads such code and the call throws at run time, as
 it does in the sandbox), `privacy.undeclared` (privacy APIs without `requiredPrivateInfos`), and
-`domain.undeclared` (https/wss hosts in code that no allowlist declares; a warning).
+`domain.undeclared` (https/wss hosts in code that no allowlist declares; a warning), and, when the
+app's allowlist has `privacy` settings, `privacy.info_not_granted` and `privacy.scope_not_granted`
+(app.json `requiredPrivateInfos` / `permission`, wx calls, `scope.*` names and
+`open-type="getPhoneNumber"` buttons asking for what the platform does not grant the app: warnings,
+the host refuses those calls at run time).
 """
 
 from __future__ import annotations
@@ -32,6 +36,19 @@ _EVAL = re.compile(r"(?<![\w$.])eval\s*\(")
 _NEW_FUNCTION = re.compile(r"\bnew\s+Function\s*\(")
 _GLOBAL_THIS_IDIOM = re.compile(r"""\bnew\s+Function\s*\(\s*(['"])return this\1\s*\)""")
 _PRIVACY = re.compile(r"\bwx\s*\.\s*(" + "|".join(PRIVACY_APIS) + r")\b")
+#: wx APIs and the permission scope each asks for (WeChat's authorization list).
+SCOPED_APIS = {
+    "getLocation": "scope.userLocation", "onLocationChange": "scope.userLocation",
+    "startLocationUpdate": "scope.userLocation", "getFuzzyLocation": "scope.userFuzzyLocation",
+    "startLocationUpdateBackground": "scope.userLocationBackground", "chooseAddress": "scope.address",
+    "chooseInvoiceTitle": "scope.invoiceTitle", "chooseInvoice": "scope.invoice", "getWeRunData": "scope.werun",
+    "startRecord": "scope.record", "getRecorderManager": "scope.record",
+    "saveImageToPhotosAlbum": "scope.writePhotosAlbum", "saveVideoToPhotosAlbum": "scope.writePhotosAlbum",
+    "createCameraContext": "scope.camera", "openBluetoothAdapter": "scope.bluetooth", "getUserInfo": "scope.userInfo",
+}
+_SCOPED = re.compile(r"\bwx\s*\.\s*(" + "|".join(SCOPED_APIS) + r")\b")
+_SCOPE_NAME = re.compile(r"""["'`](scope\.[A-Za-z]+)["'`]""")
+_PHONE_BUTTON = re.compile(r"""open-type\s*=\s*["']getPhoneNumber["']""")
 _DEFINE = re.compile(r"""__mbDefine\(\s*["']([^"']+)["']""")
 
 
@@ -165,6 +182,31 @@ def run_checks(bundle_dir: Path, allowlist: dict[str, Any], source_dir: Path | N
         add(Finding("size.total", "error", f"package is {total} bytes, over {TOTAL_PACKAGE_LIMIT}"))
 
     declared_private = set(app.get("requiredPrivateInfos") or [])
+    # the platform's privacy settings for the app (allowlist `privacy`); None: not restricted
+    privacy = allowlist.get("privacy") if isinstance(allowlist.get("privacy"), dict) else None
+    granted_scopes = set(privacy.get("scopes") or []) if privacy is not None else None
+    granted_infos = set(privacy.get("infos") or []) if privacy is not None else None
+    if granted_infos is not None:
+        for name in sorted(x for x in declared_private if isinstance(x, str) and x not in granted_infos):
+            add(Finding("privacy.info_not_granted", "warning",
+                        f"app.json requiredPrivateInfos declares \"{name}\", which the app's privacy settings "
+                        "do not grant: the host refuses it", "app.json"))
+    if granted_scopes is not None:
+        perm = app.get("permission") if isinstance(app.get("permission"), dict) else {}
+        for scope in sorted(x for x in perm if x not in granted_scopes):
+            add(Finding("privacy.scope_not_granted", "warning",
+                        f"app.json permission asks for {scope}, which the app's privacy settings do not grant: "
+                        "the host refuses it", "app.json"))
+    reported_scopes: set[tuple[str, str]] = set()
+
+    def scope_not_granted(scope: str, why: str, file: str, text: str, offset: int, first: int) -> None:
+        if granted_scopes is None or scope in granted_scopes or (file, scope) in reported_scopes:
+            return
+        reported_scopes.add((file, scope))
+        line, col = _position(text, offset, first)
+        add(Finding("privacy.scope_not_granted", "warning",
+                    f"{why} asks for {scope}, which the app's privacy settings do not grant: the host refuses it",
+                    file, line, col))
     declared_hosts = _declared_hosts(allowlist)
     undeclared_hosts: set[str] = set()
     for file, text, first in _sources(bundle_dir, source_dir):
@@ -177,6 +219,18 @@ def run_checks(bundle_dir: Path, allowlist: dict[str, Any], source_dir: Path | N
                 line, col = _position(text, m.start(), first)
                 add(Finding("privacy.undeclared", "error",
                             f"wx.{m.group(1)} needs \"{m.group(1)}\" in app.json requiredPrivateInfos", file, line, col))
+            elif granted_infos is not None and m.group(1) not in granted_infos:
+                line, col = _position(text, m.start(), first)
+                add(Finding("privacy.info_not_granted", "warning",
+                            f"wx.{m.group(1)} is not among the privacy infos the app's privacy settings grant: "
+                            "the host refuses it", file, line, col))
+        if granted_scopes is not None:
+            for m in _SCOPED.finditer(text):
+                scope_not_granted(SCOPED_APIS[m.group(1)], f"wx.{m.group(1)}", file, text, m.start(), first)
+            for m in _SCOPE_NAME.finditer(text):
+                scope_not_granted(m.group(1), "the code", file, text, m.start(), first)
+            for m in _PHONE_BUTTON.finditer(text):
+                scope_not_granted("scope.phoneNumber", 'open-type="getPhoneNumber"', file, text, m.start(), first)
         for m in _URL.finditer(text):
             host = urlsplit(m.group(0)).netloc.lower()
             if host not in declared_hosts and host not in undeclared_hosts:

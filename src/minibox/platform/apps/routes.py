@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from minibox.platform.apps import service
 from minibox.platform.apps.models import App, Version
@@ -31,6 +31,12 @@ class MemberIn(BaseModel):
     user_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
+class PrivacyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scopes: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=64)] = []
+    infos: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=64)] = []
+
+
 class AllowlistIn(BaseModel):
     request: DomainList = []
     socket: DomainList = []
@@ -41,6 +47,10 @@ class AllowlistIn(BaseModel):
                         Field(max_length=200)] = []
     #: identity: pseudonym | host; phone: none | masked | virtual | real; location: grid | city | precise
     dataForms: dict[Annotated[str, Field(max_length=16)], Annotated[str, Field(max_length=16)]] | None = None
+    #: drawn by the host over every page: plain text with {user} {app} {host} {date} {time}; "" = none
+    watermark: Annotated[str, Field(max_length=200)] = ""
+    #: the permission scopes and requiredPrivateInfos APIs the app may ask for; None = not restricted
+    privacy: PrivacyIn | None = None
 
 
 class UploadKeysIn(BaseModel):

@@ -208,7 +208,7 @@
       for (const d of e.details) {
         const loc = (d.loc || []).filter((x) => x !== "body" && !/^\d+$/.test(x));
         const name = loc[loc.length - 1];
-        if (name && fieldError(f, name, d.msg)) placed = true;
+        if (name && (fieldError(f, loc.join("."), d.msg) || fieldError(f, name, d.msg))) placed = true;
       }
     } else if (e instanceof ApiError && e.details && (e.details.field || e.details.list)) {
       placed = fieldError(f, e.details.field || e.details.list, explain(e));
@@ -773,6 +773,15 @@
   }
 
   const ALLOW_KEYS = ["request", "socket", "uploadFile", "downloadFile", "webView", "hostApis"];
+  // The names the platform accepts in an app's privacy settings (minibox.policy.permissions SCOPES and
+  // REQUIRED_PRIVATE_INFOS_APIS; a test keeps these lists equal to the server's).
+  const PRIVACY_NAMES = {
+    scopes: ["scope.userInfo", "scope.userLocation", "scope.userFuzzyLocation", "scope.userLocationBackground",
+      "scope.address", "scope.invoiceTitle", "scope.invoice", "scope.werun", "scope.record",
+      "scope.writePhotosAlbum", "scope.camera", "scope.bluetooth", "scope.phoneNumber"],
+    infos: ["getLocation", "getFuzzyLocation", "onLocationChange", "startLocationUpdate",
+      "startLocationUpdateBackground", "chooseLocation", "choosePoi", "chooseAddress"],
+  };
   function allowlistTab(app) {
     const current = app.allowlist || {};
     const editable = can("apps.manage");
@@ -782,28 +791,78 @@
         placeholder: k === "hostApis" ? "getUserInfo" : k === "socket" ? "wss://ws.example.com" : "https://api.example.com" });
       return field(k, t(`allow.${k}`), boxes[k], t(k === "hostApis" ? "allow.hint_api" : "allow.hint_domain"));
     });
+    // the watermark the host draws over every page of the app, and the scopes / privacy infos it may ask for
+    const wmInput = el("input", { type: "text", maxlength: 200, readonly: !editable, value: current.watermark || "",
+      placeholder: "{user} · {app} · {date}" });
+    const restrict = el("input", { type: "checkbox", name: "privacy", checked: !!current.privacy, disabled: !editable });
+    const picks = { scopes: {}, infos: {} };
+    const groups = Object.keys(PRIVACY_NAMES).map((kind) => {
+      const chosen = new Set((current.privacy && current.privacy[kind]) || []);
+      return el("fieldset", { class: "rules field", "data-field": `privacy.${kind}` },
+        el("legend", {}, t(`allow.privacy_${kind}`)),
+        el("div", { class: "checks" }, PRIVACY_NAMES[kind].map((n) => {
+          picks[kind][n] = el("input", { type: "checkbox", name: `privacy.${kind}`, value: n, checked: chosen.has(n),
+            disabled: !editable });
+          return el("label", { class: "check" }, picks[kind][n], ` ${n} — ${t(`privacy.${kind}.${n}`)}`);
+        })),
+        el("div", { class: "field-error", role: "alert" }));
+    });
+    const groupBox = el("div", { class: "privacy-groups", hidden: !current.privacy }, groups);
+    restrict.addEventListener("change", () => { groupBox.hidden = !restrict.checked; });
+    const policyCard = el("div", { class: "allow-policy" },
+      el("h3", {}, t("allow.watermark_title")),
+      field("watermark", t("allow.watermark"), wmInput, t("allow.hint_watermark")),
+      el("h3", {}, t("allow.privacy_title")),
+      el("div", { class: "field", "data-field": "privacy" },
+        el("label", { class: "check" }, restrict, ` ${t("allow.privacy_restrict")}`),
+        el("div", { class: "hint" }, t("allow.hint_privacy")), el("div", { class: "field-error", role: "alert" })),
+      groupBox);
     const diffBox = el("div", { class: "diff", hidden: true });
     let reviewed = null;
-    const proposed = () => Object.fromEntries(ALLOW_KEYS.map((k) => [k, lines(boxes[k].value)]));
+    const proposed = () => {
+      const next = Object.fromEntries(ALLOW_KEYS.map((k) => [k, lines(boxes[k].value)]));
+      if (current.dataForms) next.dataForms = current.dataForms;  // not edited here: kept as it is
+      next.watermark = wmInput.value.trim();
+      next.privacy = restrict.checked ? Object.fromEntries(Object.keys(PRIVACY_NAMES).map((kind) =>
+        [kind, PRIVACY_NAMES[kind].filter((n) => picks[kind][n].checked)])) : null;
+      return next;
+    };
     const showDiff = () => {
       const next = proposed();
       const rows = [];
+      const add = (label, x) => rows.push(el("div", { class: "diff-add" }, `+ ${label}: ${x}`));
+      const del = (label, x) => rows.push(el("div", { class: "diff-del" }, `- ${label}: ${x}`));
       for (const k of ALLOW_KEYS) {
         const before = new Set(current[k] || []);
         const after = new Set(next[k]);
-        for (const x of after) if (!before.has(x)) rows.push(el("div", { class: "diff-add" }, `+ ${k}: ${x}`));
-        for (const x of before) if (!after.has(x)) rows.push(el("div", { class: "diff-del" }, `- ${k}: ${x}`));
+        for (const x of after) if (!before.has(x)) add(k, x);
+        for (const x of before) if (!after.has(x)) del(k, x);
+      }
+      if ((current.watermark || "") !== next.watermark) {
+        if (current.watermark) del("watermark", current.watermark);
+        if (next.watermark) add("watermark", next.watermark);
+      }
+      const was = current.privacy || null;
+      if (!was && next.privacy) add("privacy", t("allow.privacy_on"));
+      if (was && !next.privacy) del("privacy", t("allow.privacy_on"));
+      for (const kind of Object.keys(PRIVACY_NAMES)) {
+        const before = new Set((was && was[kind]) || []);
+        const after = new Set((next.privacy && next.privacy[kind]) || []);
+        for (const x of after) if (!before.has(x)) add(`privacy.${kind}`, x);
+        for (const x of before) if (!after.has(x)) del(`privacy.${kind}`, x);
       }
       diffBox.replaceChildren(el("h3", {}, t("allow.diff")), ...(rows.length ? rows : [el("p", { class: "muted" }, t("allow.no_change"))]));
       diffBox.hidden = false;
       reviewed = rows.length ? JSON.stringify(next) : null;
       saveBtn.disabled = !reviewed;
     };
-    for (const k of ALLOW_KEYS) boxes[k].addEventListener("input", () => { saveBtn.disabled = true; diffBox.hidden = true; });
+    const invalidate = () => { saveBtn.disabled = true; diffBox.hidden = true; reviewed = null; };
     const saveBtn = el("button", { type: "submit", class: "btn primary", disabled: true }, t("allow.save"));
     const f = el("form", { class: "form allowlist", novalidate: true }, el("div", { class: "grid2" }, fields),
-      diffBox, el("div", { class: "form-error", role: "alert" }),
+      policyCard, diffBox, el("div", { class: "form-error", role: "alert" }),
       editable ? el("div", { class: "actions" }, button(t("allow.review"), showDiff, ""), saveBtn) : notice(t("allow.readonly")));
+    f.addEventListener("input", invalidate);
+    f.addEventListener("change", invalidate);
     f.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       clearErrors(f);

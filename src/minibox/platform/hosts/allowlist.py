@@ -18,6 +18,8 @@ from minibox.platform.errors import InvalidInput
 DOMAIN_LISTS = {"request": "https", "socket": "wss", "uploadFile": "https", "downloadFile": "https",
                 "webView": "https"}
 ALLOWLIST_KEYS = (*DOMAIN_LISTS, "hostApis")
+#: Optional keys, present in a stored allowlist only when set (docs/operators.md, allowlists).
+EXTRA_KEYS = ("dataForms", "watermark", "privacy")
 #: Most entries per domain list (WeChat's console limit).
 MAX_DOMAINS_PER_LIST = 20
 MAX_HOST_APIS = 100
@@ -106,7 +108,7 @@ def normalise_domain(list_name: str, entry: str) -> str:
 
 
 def validate_allowlist(raw: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(raw) - {*ALLOWLIST_KEYS, "dataForms"})
+    unknown = sorted(set(raw) - {*ALLOWLIST_KEYS, *EXTRA_KEYS})
     if unknown:
         raise AllowlistRejected(f"unknown allowlist keys {unknown}", details={"rule": "unknown_key", "keys": unknown})
     out: dict[str, Any] = empty_allowlist()
@@ -137,4 +139,24 @@ def validate_allowlist(raw: dict[str, Any]) -> dict[str, Any]:
             out["dataForms"] = DataForms.parse(forms).as_dict()
         except DataFormError as e:
             raise _reject("dataForms", str(forms)[:64], "data_form", str(e)) from e
+    watermark = raw.get("watermark")
+    if watermark:  # drawn by the host over every page of the app (minibox.policy.watermark)
+        from minibox.policy.watermark import WatermarkError, validate_template
+
+        if not isinstance(watermark, str):
+            raise _reject("watermark", str(watermark)[:64], "shape", "a text template")
+        try:
+            text = validate_template(watermark)
+        except WatermarkError as e:
+            raise _reject("watermark", watermark[:64], e.rule, str(e)) from e
+        if text:
+            out["watermark"] = text
+    privacy = raw.get("privacy")
+    if privacy is not None:  # the scopes and private infos the app may ask for (enforced by the host)
+        from minibox.policy.appprivacy import PrivacySettingError, PrivacySettings
+
+        try:
+            out["privacy"] = PrivacySettings.parse(privacy).as_dict()
+        except PrivacySettingError as e:
+            raise AllowlistRejected(str(e), details={"list": e.field, "entry": e.entry, "rule": e.rule}) from e
     return out

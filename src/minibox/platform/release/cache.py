@@ -138,6 +138,11 @@ class ReleaseCache:
         self._lock = threading.Lock()
         self._start_lock = threading.Lock()
         self._stop = threading.Event()
+        #: Set by an outside signal (Redis pub/sub) to make the watcher read the generation now.
+        self._wake = threading.Event()
+        #: Called with each generation this replica commits (Redis pub/sub tells the other replicas).
+        self.announce: Callable[[int], None] | None = None
+        self.wakes = 0
         self._thread: threading.Thread | None = None
         db.commit_hooks.append(self._on_commit)
         db.dispose_hooks.append(self.stop)
@@ -162,6 +167,7 @@ class ReleaseCache:
         with self._start_lock:
             thread, self._thread = self._thread, None
             self._stop.set()
+            self._wake.set()
         if thread is not None:
             thread.join(timeout=5)
         self.fresh_since = -math.inf
@@ -201,6 +207,11 @@ class ReleaseCache:
             log.warning("release cache refresh failed: %s", e)
             raise Unavailable("the release database is unavailable; retry shortly") from e
 
+    def wake(self) -> None:
+        """Read the generation now rather than at the next poll (an outside signal: Redis pub/sub)."""
+        self.wakes += 1
+        self._wake.set()
+
     def _on_commit(self, committed: Committed) -> None:
         """A write on this replica bumped the generation: refresh here, then fence the other replicas."""
         t_commit = time.monotonic()
@@ -209,6 +220,11 @@ class ReleaseCache:
                 self.refresh()
             except Exception:
                 log.exception("refreshing the release cache after generation %d failed", committed.generation)
+        if self.announce is not None:
+            try:
+                self.announce(committed.generation)
+            except Exception:  # best effort: the others' polls and leases do not depend on it
+                log.exception("announcing generation %d failed", committed.generation)
         wait = t_commit + self.fence_s - time.monotonic()
         if wait > 0:
             time.sleep(wait)
@@ -221,7 +237,8 @@ class ReleaseCache:
                 if conn is None:
                     conn = self._watch_connection()
                 if self.db.is_sqlite:
-                    self._stop.wait(self.poll_s)
+                    self._wake.wait(self.poll_s)
+                    self._wake.clear()
                 else:
                     for _ in conn.notifies(timeout=self.poll_s, stop_after=1):
                         pass

@@ -1,9 +1,9 @@
 """Tables of the telemetry domain: raw events (pruned by age) and the rollups dashboards read.
 
-Time buckets are integers: `hour` = hours since the Unix epoch (UTC), `day` = days since it, so
-range filters are integer comparisons on both databases. Rollups are additive (sums per key), so
-a dashboard range is one `SUM ... GROUP BY` over at most (hours x versions x hosts) rows, whatever
-the number of events behind them. Active users are HyperLogLog sketches per (app, version, day),
+Time buckets are integers: hours or days since the Unix epoch (UTC), so range filters are integer
+comparisons on both databases. Rollups are additive (sums per key), so a dashboard range is a
+`SUM ... GROUP BY` over at most (days x versions x hosts) daily rows plus the hourly rows of its
+two ragged ends, whatever the number of events behind them. Active users are HyperLogLog sketches per (app, version, day),
 merged by register-wise max (about 1.6% error; exact for small counts by linear counting).
 """
 
@@ -57,14 +57,17 @@ class TelemetryEvent(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
-class TelemetryHourly(Base):
-    """Additive counters per app, version, host and hour."""
+class TelemetryCounters(Base):
+    """Additive counters per app, version, host and period: `grain` 1 (period = hour since the
+    epoch) or 24 (period = day). Ingest adds to both rows; a range reads whole days from the daily
+    rows and only its ragged ends from the hourly ones."""
 
-    __tablename__ = "telemetry_hourly"
+    __tablename__ = "telemetry_counters"
     app_pk: Mapped[int] = mapped_column(ForeignKey("apps.id"), primary_key=True)
+    grain: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[str] = mapped_column(String(32), primary_key=True)
     host_pk: Mapped[int] = mapped_column(ForeignKey("hosts.id"), primary_key=True)
-    hour: Mapped[int] = mapped_column(Integer, primary_key=True)
     events: Mapped[int] = mapped_column(Integer, default=0)
     launches: Mapped[int] = mapped_column(Integer, default=0)
     sessions: Mapped[int] = mapped_column(Integer, default=0)
@@ -83,13 +86,14 @@ class TelemetryHourly(Base):
 
 
 class TelemetryLaunchHist(Base):
-    """Launch-to-first-render times as counts per fixed bucket (`service.LAUNCH_BUCKETS_MS`)."""
+    """Launch-to-first-render times as counts per fixed bucket (`service.LAUNCH_BUCKETS_MS`), per
+    app, version and period (hour or day, as in `TelemetryCounters`)."""
 
     __tablename__ = "telemetry_launch_hist"
     app_pk: Mapped[int] = mapped_column(ForeignKey("apps.id"), primary_key=True)
+    grain: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[str] = mapped_column(String(32), primary_key=True)
-    host_pk: Mapped[int] = mapped_column(ForeignKey("hosts.id"), primary_key=True)
-    hour: Mapped[int] = mapped_column(Integer, primary_key=True)
     bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
 

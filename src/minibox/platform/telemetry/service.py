@@ -46,10 +46,10 @@ from minibox.platform.telemetry.models import (
     TelemetryApiDaily,
     TelemetryAppSalt,
     TelemetryBatch,
+    TelemetryCounters,
     TelemetryErrorDaily,
     TelemetryErrorGroup,
     TelemetryEvent,
-    TelemetryHourly,
     TelemetryLaunchHist,
     TelemetryUsersDaily,
 )
@@ -62,8 +62,9 @@ MAX_EVENTS = 1000
 #: Raw events and batch ids are kept this long (days); a batch older than this is refused as stale.
 ENV_RETENTION_DAYS = "MINIBOX_TELEMETRY_RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS = 30
-#: Rollups are kept this long (days).
+#: Rollups are kept this long (days), and a dashboard range is at most as long.
 ROLLUP_RETENTION_DAYS = 400
+MAX_RANGE_DAYS = ROLLUP_RETENTION_DAYS
 #: Upper bounds (ms) of the launch-time histogram buckets; the last bucket is open.
 LAUNCH_BUCKETS_MS = (50, 100, 150, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 5000, 8000, 13000, 20000)
 KINDS = frozenset({"launch", "page_view", "page_stay", "error", "rejection", "crash", "api", "payment",
@@ -349,6 +350,46 @@ HOURLY_COLUMNS = ("events", "launches", "sessions", "error_sessions", "crashed_s
                   "payments_failed", "custom_events")
 
 
+COUNTER_KEYS = ["app_pk", "grain", "period", "version", "host_pk"]
+HIST_KEYS = ["app_pk", "grain", "period", "version", "bucket"]
+
+
+def counter_rows(hourly: dict[tuple[int, str, int], dict[str, int]], host_pk: int) -> list[dict[str, Any]]:
+    """Rows of `TelemetryCounters` for counters per (app, version, hour): the hourly rows and their
+    sums per day, sorted by key (concurrent ingests lock rows in one order)."""
+    daily: dict[tuple[int, str, int], dict[str, int]] = defaultdict(lambda: dict.fromkeys(HOURLY_COLUMNS, 0))
+    for (a, v, h), c in hourly.items():
+        row = daily[(a, v, h // 24)]
+        for k, n in c.items():
+            row[k] += n
+    rows = [{"app_pk": a, "grain": g, "period": t, "version": v, "host_pk": host_pk, **c}
+            for g, src in ((1, hourly), (24, daily)) for (a, v, t), c in src.items()]
+    return sorted(rows, key=lambda r: (r["app_pk"], r["grain"], r["period"], r["version"]))
+
+
+def hist_rows(hist: dict[tuple[int, str, int, int], int]) -> list[dict[str, Any]]:
+    daily: dict[tuple[int, str, int, int], int] = defaultdict(int)
+    for (a, v, h, b), n in hist.items():
+        daily[(a, v, h // 24, b)] += n
+    rows = [{"app_pk": a, "grain": g, "period": t, "version": v, "bucket": b, "count": n}
+            for g, src in ((1, hist), (24, daily)) for (a, v, t, b), n in src.items()]
+    return sorted(rows, key=lambda r: (r["app_pk"], r["grain"], r["period"], r["version"], r["bucket"]))
+
+
+def periods(h0: int, h1: int) -> list[tuple[int, int, int]]:
+    """[h0, h1) in hours as (grain, from, to) pieces: whole days from the daily rows, the ragged
+    ends from the hourly ones."""
+    d_lo, d_hi = -(-h0 // 24), h1 // 24
+    if d_lo >= d_hi:
+        return [(1, h0, h1)]
+    out = [(24, d_lo, d_hi)]
+    if h0 < d_lo * 24:
+        out.append((1, h0, d_lo * 24))
+    if d_hi * 24 < h1:
+        out.append((1, d_hi * 24, h1))
+    return out
+
+
 def launch_bucket(ms: float) -> int:
     for i, bound in enumerate(LAUNCH_BUCKETS_MS):
         if ms <= bound:
@@ -420,14 +461,9 @@ def _store(s: Session, host_pk: int, granted: dict[str, int], batch: Batch, now_
     if raw:
         _insert_raw(s, raw)
     if hourly:
-        rows = [{"app_pk": a, "version": v, "host_pk": host_pk, "hour": h, **c} for (a, v, h), c in sorted(hourly.items())]
-        upsert(s, TelemetryHourly, rows, ["app_pk", "version", "host_pk", "hour"],
-                          dict.fromkeys(HOURLY_COLUMNS, True))
+        upsert(s, TelemetryCounters, counter_rows(hourly, host_pk), COUNTER_KEYS, dict.fromkeys(HOURLY_COLUMNS, True))
     if hist:
-        rows = [{"app_pk": a, "version": v, "host_pk": host_pk, "hour": h, "bucket": b, "count": n}
-                for (a, v, h, b), n in sorted(hist.items())]
-        upsert(s, TelemetryLaunchHist, rows, ["app_pk", "version", "host_pk", "hour", "bucket"],
-                          {"count": True})
+        upsert(s, TelemetryLaunchHist, hist_rows(hist), HIST_KEYS, {"count": True})
     if apis:
         rows = [{"app_pk": a, "version": v, "day": d, "api": api[:64], "outcome": o, "count": n}
                 for (a, v, d, api, o), n in sorted(apis.items())]
@@ -523,10 +559,11 @@ def prune(db: Database, *, days: int | None = None, rollup_days: int = ROLLUP_RE
         hour_cut = int((time.time() - rollup_days * 86400) * 1000) // HOUR_MS
         day_cut = hour_cut // 24
         n = 0
-        for model, col, cut in ((TelemetryHourly, "hour", hour_cut), (TelemetryLaunchHist, "hour", hour_cut),
-                                (TelemetryApiDaily, "day", day_cut), (TelemetryUsersDaily, "day", day_cut),
-                                (TelemetryErrorDaily, "day", day_cut)):
-            n += s.execute(delete(model).where(getattr(model, col) < cut)).rowcount or 0
+        for model in (TelemetryCounters, TelemetryLaunchHist):
+            for grain, cut in ((1, hour_cut), (24, day_cut)):
+                n += s.execute(delete(model).where(model.grain == grain, model.period < cut)).rowcount or 0
+        for model in (TelemetryApiDaily, TelemetryUsersDaily, TelemetryErrorDaily):
+            n += s.execute(delete(model).where(model.day < day_cut)).rowcount or 0
         out["rollups"] = n
     return out
 
@@ -569,30 +606,39 @@ def app_metrics(ctx: Ctx, app_id: str, since: datetime | None = None, until: dat
         until = until.replace(tzinfo=UTC)
     if since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    if since >= until:
+    try:
+        t0, t1 = since.timestamp(), until.timestamp()
+    except (OverflowError, ValueError, OSError):
+        raise InvalidInput("from and to must be real times", code="invalid_range") from None
+    if t0 >= t1:
         raise InvalidInput("from must be before to", code="invalid_range")
-    h0, h1 = int(since.timestamp() * 1000) // HOUR_MS, -(-int(until.timestamp() * 1000) // HOUR_MS)
+    if t1 - t0 > MAX_RANGE_DAYS * 86400 or not 0 <= t0 <= 2**33:
+        raise InvalidInput(f"a range is at most {MAX_RANGE_DAYS} days, after 1970", code="invalid_range")
+    h0, h1 = int(t0 * 1000) // HOUR_MS, -(-int(t1 * 1000) // HOUR_MS)
     d0, d1 = h0 // 24, -(-h1 // 24)
-    s, H = ctx.s, TelemetryHourly
+    s, H = ctx.s, TelemetryCounters
     vf = (lambda col: col == version) if version else (lambda col: col.isnot(None))
     by_version: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(HOURLY_COLUMNS, 0))
     daily: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(_SERIES, 0))
     sums = [func.sum(getattr(H, c)) for c in HOURLY_COLUMNS]
-    for r in s.execute(select(H.hour, H.version, *sums).where(H.app_pk == app.id, H.hour >= h0, H.hour < h1,
-                                                               vf(H.version)).group_by(H.hour, H.version)):
-        ver, values = r[1], r[2:]
-        tot, day = by_version[ver], daily[(int(r[0]) // 24, ver)]
-        for c, v in zip(HOURLY_COLUMNS, values, strict=True):
-            tot[c] += int(v or 0)
-        for c in _SERIES:
-            day[c] += int(values[_COL[c]] or 0)
+    for grain, lo, hi in periods(h0, h1):
+        for r in s.execute(select(H.period, H.version, *sums)
+                           .where(H.app_pk == app.id, H.grain == grain, H.period >= lo, H.period < hi, vf(H.version))
+                           .group_by(H.period, H.version)):
+            ver, values = r[1], r[2:]
+            tot, day = by_version[ver], daily[(int(r[0]) * grain // 24, ver)]
+            for c, v in zip(HOURLY_COLUMNS, values, strict=True):
+                tot[c] += int(v or 0)
+            for c in _SERIES:
+                day[c] += int(values[_COL[c]] or 0)
     totals = {c: sum(v[c] for v in by_version.values()) for c in HOURLY_COLUMNS}
     series_day = [{"day": _day_iso(d), "version": v, **daily[(d, v)]} for d, v in sorted(daily)]
     L = TelemetryLaunchHist
-    hist: dict[int, int] = {}
-    for b, n in s.execute(select(L.bucket, func.sum(L.count)).where(L.app_pk == app.id, L.hour >= h0, L.hour < h1,
-                                                                    vf(L.version)).group_by(L.bucket)):
-        hist[int(b)] = int(n)
+    hist: dict[int, int] = defaultdict(int)
+    for grain, lo, hi in periods(h0, h1):
+        for b, n in s.execute(select(L.bucket, func.sum(L.count)).where(
+                L.app_pk == app.id, L.grain == grain, L.period >= lo, L.period < hi, vf(L.version)).group_by(L.bucket)):
+            hist[int(b)] += int(n)
     U = TelemetryUsersDaily
     merged: dict[str, bytes] = {}
     per_day: dict[tuple[int, str], bytes] = {}
@@ -699,13 +745,16 @@ class GuardMetrics:
 
 def guard_metrics(s: Session, app: App | int, version: str, baseline_version: str, *,
                   since: datetime | None = None) -> GuardMetrics:
-    """What a rollout guard needs about two versions of an app, in one query over the hourly rollups."""
+    """What a rollout guard needs about two versions of an app, in one query over the rollups: the daily
+    rows (all time), or the hourly rows from `since` (the hour it falls in)."""
     app_pk = app if isinstance(app, int) else app.id
-    H = TelemetryHourly
+    H = TelemetryCounters
     q = (select(H.version, func.sum(H.sessions), func.sum(H.error_sessions), func.sum(H.crashed_sessions),
                 func.sum(H.errors), func.sum(H.launches))
          .where(H.app_pk == app_pk, H.version.in_([version, baseline_version])).group_by(H.version))
-    if since is not None:
-        q = q.where(H.hour >= int(since.timestamp() * 1000) // HOUR_MS)
+    if since is None:
+        q = q.where(H.grain == 24)
+    else:
+        q = q.where(H.grain == 1, H.period >= int(since.timestamp() * 1000) // HOUR_MS)
     got = {r[0]: VersionStats(r[0], *(int(x or 0) for x in r[1:])) for r in s.execute(q)}
     return GuardMetrics(got.get(version, VersionStats(version)), got.get(baseline_version, VersionStats(baseline_version)))

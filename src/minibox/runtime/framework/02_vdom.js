@@ -6,6 +6,25 @@
 //   comp:  the component instance this node hosts, for custom component tags
 function mbOp(op) { MB.ops.push(op); }
 
+// MB.nodes: node id -> rendered node. A Map of numbers is slow in QuickJS (a set costs microseconds,
+// ten times an integer-keyed object's), and every rendered node goes through it: an object keyed
+// by id, behind the Map methods the framework uses (ids are numbers; anything else finds nothing).
+function MbNodeMap() { this.o = Object.create(null); this.size = 0; }
+MbNodeMap.prototype.get = function (id) { return typeof id === "number" ? this.o[id] : undefined; };
+MbNodeMap.prototype.has = function (id) { return typeof id === "number" && this.o[id] !== undefined; };
+MbNodeMap.prototype.set = function (id, r) {
+  if (this.o[id] === undefined) this.size++;
+  this.o[id] = r;
+  return this;
+};
+MbNodeMap.prototype["delete"] = function (id) {
+  if (typeof id !== "number" || this.o[id] === undefined) return false;
+  delete this.o[id];
+  this.size--;
+  return true;
+};
+MB.nodes = new MbNodeMap();
+
 function mbNewId() { return MB.nextNodeId++; }
 
 function mbEventTypes(ev) {
@@ -150,17 +169,51 @@ function mbLis(seq) {
   return keep;
 }
 
-// Reconcile `oldList` (RNodes under DOM parent `domParentId`) with new vnodes; returns the new list.
+// Reconcile `oldList` (RNodes under DOM parent `domParentId`) with new vnodes; returns the new list,
+// which remembers the vnodes it shows (`$vs`: each node's `v` is the vnode at its position).
 function mbReconcile(owner, parent, domParentId, oldList, vnodes) {
+  var out = mbReconcileList(owner, parent, domParentId, oldList, vnodes);
+  if (vnodes.length || out.$vs !== undefined) out.$vs = vnodes;
+  return out;
+}
+
+// The positions of `list` (vnodes) other than the rows of a memoised wx:for left as they were
+// (render_runtime.js `$ML` hint), when `prev` (the vnodes the old nodes show) holds the rows of the
+// previous use of the same loop; null when unknown.
+function mbMemoPositions(list, prev) {
+  var h = list.$h, ph = prev ? prev.$h : undefined;
+  if (!h || !ph || !h.redo || h.E !== ph.E || h.gen !== ph.gen + 1 || h.at !== ph.at || h.n !== ph.n ||
+      list.length !== prev.length) return null;
+  var out = [], i;
+  for (i = 0; i < h.at; i++) out.push(i);
+  for (i = 0; i < h.redo.length; i++) out.push(h.at + h.redo[i]);
+  for (i = h.at + h.n; i < list.length; i++) out.push(i);
+  return out;
+}
+
+function mbReconcileList(owner, parent, domParentId, oldList, vnodes) {
   if (!oldList.length && !vnodes.length) return oldList;
+  if (!oldList.length) {
+    // all new (a first render, a filled list): create them, then append them in order
+    var made = new Array(vnodes.length), m;
+    for (m = 0; m < vnodes.length; m++) made[m] = mbCreateNode(owner, parent, vnodes[m]);
+    if (domParentId !== null) for (m = 0; m < made.length; m++) mbOp(["insert", domParentId, made[m].id, null]);
+    return made;
+  }
   if (oldList.length === vnodes.length && oldList.length > 8) {
-    // a list of memoised rows: only the positions whose vnode is another one need a look
-    var other = [];
-    for (var o = 0; o < vnodes.length; o++) if (oldList[o].v !== vnodes[o]) other.push(o);
+    // memoised rows: only the positions whose vnode is another one need a look
+    var other = mbMemoPositions(vnodes, oldList.$vs), o;
+    if (other === null) {
+      other = [];
+      for (o = 0; o < vnodes.length; o++) if (oldList[o].v !== vnodes[o]) other.push(o);
+    }
     if (other.length * 4 < vnodes.length) {
-      var olds = other.map(function (p) { return oldList[p]; }), news = other.map(function (p) { return vnodes[p]; });
+      var olds = [], news = [];
+      for (o = 0; o < other.length; o++) {
+        if (oldList[other[o]].v !== vnodes[other[o]]) { olds.push(oldList[other[o]]); news.push(vnodes[other[o]]); }
+      }
       if (mbSameShape(owner, olds, news)) {
-        for (var p = 0; p < other.length; p++) mbPatchNode(owner, olds[p], news[p]);
+        for (o = 0; o < olds.length; o++) mbPatchNode(owner, olds[o], news[o]);
         return oldList;
       }
     }

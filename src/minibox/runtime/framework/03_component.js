@@ -565,6 +565,26 @@ function mbScopedTokens(inst, tokens, keepMark) {
   return out;
 }
 
+// A class list in `inst`'s scope. What does not name one of its external classes depends only on the
+// component's path (scope, isolation, external class names): kept per path, as every instance of a
+// component (a thousand cells of a list) writes the same few class lists.
+var MB_CLASS_CACHE = Object.create(null);  // path -> {mark + class list -> resolved, or null: names one}
+var MB_CLASS_CACHE_MAX = 4096;              // class lists kept per path (class="row-{{i}}" makes many)
+function mbResolvedClass(inst, cls, keepMark) {
+  var byPath = MB_CLASS_CACHE[inst.__path];
+  if (byPath === undefined) byPath = MB_CLASS_CACHE[inst.__path] = { n: 0, m: Object.create(null) };
+  var key = (keepMark ? "1" : "0") + cls, hit = byPath.m[key];
+  if (typeof hit === "string") return hit;
+  var out = mbScopedTokens(inst, mbExternalTokens(inst, cls), keepMark).join(" ");
+  if (hit === undefined && byPath.n < MB_CLASS_CACHE_MAX) {
+    var ext = inst.__def.externalClasses, tokens = String(cls).split(/\s+/), named = false;
+    for (var i = 0; i < tokens.length && !named; i++) if (ext.indexOf(tokens[i]) >= 0) named = true;
+    byPath.m[key] = named ? null : out;
+    byPath.n++;
+  }
+  return out;
+}
+
 function mbResolveExternalClasses(inst, vnodes) {
   if (!inst.__def.externalClasses.length && !inst.__scope) return vnodes;
   function walk(list) {
@@ -572,14 +592,14 @@ function mbResolveExternalClasses(inst, vnodes) {
       var v = list[i];
       if (v.x !== undefined || v.$r === 1) continue;  // a memoised row's vnodes are resolved already
       v.$r = 1;
-      if (v.cls) v.cls = mbScopedTokens(inst, mbExternalTokens(inst, v.cls), false).join(" ");
+      if (v.cls) v.cls = mbResolvedClass(inst, v.cls, false);
       var childPath = inst.__using[v.t];
       if (childPath && v.a) {
         // classes handed to a child's external classes are written in this component's scope
         var childDef = null;
         try { childDef = MB.brokenDefs[childPath] ? null : mbCompileDef(mbLoadDef(childPath)); } catch (e) { childDef = null; }
         if (childDef) childDef.externalClasses.forEach(function (name) {
-          if (typeof v.a[name] === "string") v.a[name] = mbScopedTokens(inst, mbExternalTokens(inst, v.a[name]), true).join(" ");
+          if (typeof v.a[name] === "string") v.a[name] = mbResolvedClass(inst, v.a[name], true);
         });
       }
       if (v.c) walk(v.c);

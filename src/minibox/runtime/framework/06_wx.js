@@ -417,16 +417,22 @@ function mbAnalyticsApis(wx, apis) {
     perf.getEntriesByName = function (n, t) { return list(fetch()).getEntriesByName(n, t); };
     perf.setBufferSize = function () {};
     perf.now = function () { return Date.now(); };
+    // the host measures after each command, so an observer looks for new entries a few times after
+    // observe() (launch and first render land right after onLoad), and on every getEntries call
     perf.createObserver = function (callback) {
-      var on = false;
+      var on = false, types = null, given = 0;
+      var check = function () {
+        if (!on || typeof callback !== "function") return;
+        var all = fetch().filter(function (e) { return !types || types.indexOf(e.entryType) >= 0; });
+        var fresh = all.slice(given);
+        given = all.length;
+        if (fresh.length) mbGuard(null, function () { callback(list(fresh)); });
+      };
       return {
         observe: function (opts) {
-          var types = opts && opts.entryTypes ? opts.entryTypes : (opts && opts.type ? [opts.type] : null);
+          types = opts && opts.entryTypes ? opts.entryTypes : (opts && opts.type ? [opts.type] : null);
           on = true;
-          var got = fetch().filter(function (e) { return !types || types.indexOf(e.entryType) >= 0; });
-          if (got.length && typeof callback === "function") Promise.resolve().then(function () {
-            if (on) mbGuard(null, function () { callback(list(got)); });
-          });
+          [0, 50, 500, 2000].forEach(function (ms) { setTimeout(check, ms); });
         },
         disconnect: function () { on = false; },
       };

@@ -58,15 +58,15 @@ def upgrade() -> None:
                 "payments_failed", "custom_events"]
     big = {"stay_ms", "setdata_bytes", "setdata_ms"}
     op.create_table(
-        "telemetry_hourly", _app(), sa.Column("version", sa.String(length=32), nullable=False), _host(),
-        sa.Column("hour", sa.Integer(), nullable=False),
-        *[sa.Column(c, BigId if c in big else sa.Integer(), nullable=False) for c in counters],
-        sa.PrimaryKeyConstraint("app_pk", "version", "host_pk", "hour"))
+        "telemetry_counters", _app(), sa.Column("grain", sa.Integer(), nullable=False),
+        sa.Column("period", sa.Integer(), nullable=False), sa.Column("version", sa.String(length=32), nullable=False),
+        _host(), *[sa.Column(c, BigId if c in big else sa.Integer(), nullable=False) for c in counters],
+        sa.PrimaryKeyConstraint("app_pk", "grain", "period", "version", "host_pk"))
     op.create_table(
-        "telemetry_launch_hist", _app(), sa.Column("version", sa.String(length=32), nullable=False), _host(),
-        sa.Column("hour", sa.Integer(), nullable=False), sa.Column("bucket", sa.Integer(), nullable=False),
-        sa.Column("count", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("app_pk", "version", "host_pk", "hour", "bucket"))
+        "telemetry_launch_hist", _app(), sa.Column("grain", sa.Integer(), nullable=False),
+        sa.Column("period", sa.Integer(), nullable=False), sa.Column("version", sa.String(length=32), nullable=False),
+        sa.Column("bucket", sa.Integer(), nullable=False), sa.Column("count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("app_pk", "grain", "period", "version", "bucket"))
     op.create_table(
         "telemetry_api_daily", _app(), sa.Column("version", sa.String(length=32), nullable=False),
         sa.Column("day", sa.Integer(), nullable=False), sa.Column("api", sa.String(length=64), nullable=False),
@@ -93,7 +93,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for name in ("telemetry_error_daily", "telemetry_error_groups", "telemetry_users_daily", "telemetry_api_daily",
-                 "telemetry_launch_hist", "telemetry_hourly"):
+                 "telemetry_launch_hist", "telemetry_counters"):
         op.drop_table(name)
     op.drop_index("ix_telemetry_events_received_at", table_name="telemetry_events")
     op.drop_index("ix_telemetry_events_app_ts", table_name="telemetry_events")
