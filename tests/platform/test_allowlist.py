@@ -182,3 +182,13 @@ def test_upload_checks_warn_about_scopes_and_infos_not_granted(world: World, tmp
     assert ("privacy.scope_not_granted", "pages/index/index.js", 5) in got  # saveImageToPhotosAlbum
     assert ("privacy.scope_not_granted", "pages/index/index.wxml", 1) in got  # getPhoneNumber button
     assert not any("getLocation" in f["message"] or "scope.userLocation" in f["message"] for f in found)
+
+
+def test_retention_is_validated_and_kept() -> None:
+    out = validate_allowlist({"retention": {"storageDays": 30, "fileDays": 7}})
+    assert out["retention"] == {"storageDays": 30, "fileDays": 7}
+    assert "retention" not in validate_allowlist({})
+    for bad in ({"storageDays": 0}, {"fileDays": 4000}, {"storageDays": "30"}, {"keepForever": 1}, ["30"]):
+        with pytest.raises(AllowlistRejected) as info:
+            validate_allowlist({"retention": bad})
+        assert info.value.details["list"] == "retention"

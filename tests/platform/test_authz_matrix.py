@@ -132,6 +132,7 @@ def request_kwargs(method: str, path: str, v: Victim, world: World) -> dict[str,
         ("POST", "/api/v1/hosts/{host_id}/apps"): {"app_id": v.app_id},
         ("PUT", "/api/v1/org/upload-keys"): {"keys": []},
         ("POST", "/api/v1/deletions"): {"user_id": "u1", "reason": "asked"},
+        ("POST", "/api/v1/apps/{app_id}/releases/preview"): {"rules": {"percentage": 10}},
         ("PATCH", "/api/v1/me/preferences"): {"locale": "en"},
         ("POST", "/api/v1/me/password"): {"old_password": PASSWORD, "new_password": f"New-Password-{u}"},
     }

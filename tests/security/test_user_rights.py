@@ -90,3 +90,31 @@ def test_file_retention_removes_old_files_only(tmp_path: Path, make_project) -> 
         assert not [p for p in host.user_data.files.owner_dir(o).rglob("*") if p.is_file()]
     finally:
         host.close()
+
+
+def test_the_platforms_retention_period_expires_storage_and_files(tmp_path: Path, make_project) -> None:
+    from minibox.host.host import grants_from_allowlist
+
+    host = Host(HostConfig(data_dir=tmp_path, consent=lambda r: True, privacy=lambda r: "agree"))
+    project = make_project({"app.json": APP_JSON, "pages/p/p.wxml": "<view/>", "pages/p/p.js": PAGE})
+    try:
+        host.grants[A] = grants_from_allowlist({"retention": {"storageDays": 30, "fileDays": 7}})
+        host.grants[B] = grants_from_allowlist({})  # no retention: kept as long as used
+        for app in (A, B):
+            with launch(project, host=host, app_id=app, user="alice") as mp:
+                mp.current_page.call_method("fill")
+                mp.wait_idle()
+        owner_a, owner_b = Owner(host.config.host_id, A, "alice"), Owner(host.config.host_id, B, "alice")
+        assert host.user_data.enforce_retention()[A] == {"storage_keys": 0, "files": 0}
+        later = time.time() + 31 * 86400
+        for p in host.user_data.files.owner_dir(owner_a).rglob("*"):
+            if p.is_file():
+                os.utime(p, (time.time() - 8 * 86400,) * 2)
+        done = host.user_data.enforce_retention(now=later)
+        assert done[A]["storage_keys"] == 2 and done[A]["files"] >= 1 and B not in done
+        assert host.storage.info(owner_a)["keys"] == [] and len(host.storage.info(owner_b)["keys"]) == 2
+        assert host.storage.info(owner_a)["currentSize"] == 0  # the quota accounting follows
+        # a retention period the container cannot read keeps the data
+        assert grants_from_allowlist({"retention": {"storageDays": "soon"}}).retention == {}
+    finally:
+        host.close()

@@ -30,7 +30,14 @@ from minibox.host.update import UpdateError, Updater
 from minibox.package.errors import SignatureError
 from minibox.policy import AppGrants, close_services, make_services, register_all
 from minibox.policy.appprivacy import PrivacySettingError, PrivacySettings
-from minibox.policy.datamin import CityResolver, DataFormError, DataForms, Minimiser, RelayNumbers
+from minibox.policy.datamin import (
+    CityResolver,
+    DataFormError,
+    DataForms,
+    Minimiser,
+    RelayNumbers,
+    parse_retention,
+)
 from minibox.policy.keys import KeyRing, KeyRingFile
 from minibox.policy.permissions import ConsentCallback, PrivacyCallback, SettingsCallback
 from minibox.policy.storage import Owner, StorageService
@@ -124,6 +131,10 @@ def grants_from_allowlist(allowlist: dict[str, Any]) -> AppGrants:
             scopes, infos = privacy.scopes, privacy.infos
         except PrivacySettingError:
             scopes, infos = frozenset(), frozenset()
+    try:  # a retention period the container cannot read keeps the data (deleting is not undoable)
+        retention = parse_retention(allowlist.get("retention"))
+    except DataFormError:
+        retention = {}
     try:
         watermark = validate_template(allowlist.get("watermark") or "")
     except WatermarkError:
@@ -132,7 +143,7 @@ def grants_from_allowlist(allowlist: dict[str, Any]) -> AppGrants:
         request=allowlist.get("request", ()), socket=allowlist.get("socket", ()),
         upload=allowlist.get("uploadFile", ()), download=allowlist.get("downloadFile", ()),
         host_apis=frozenset(allowlist.get("hostApis", ())), data_forms=forms,
-        scopes_allowed=scopes, private_infos_allowed=infos, watermark=watermark,
+        scopes_allowed=scopes, private_infos_allowed=infos, watermark=watermark, retention=retention,
     )
 
 

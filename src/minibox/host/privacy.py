@@ -96,10 +96,14 @@ class UserData:
                 self.files.forget(o)
             self.permissions.forget(o)
             self.host.relay.forget(app, user_id)
-            counts = {"app": app, "storage_keys": before.storage_keys, "file_bytes": before.file_bytes,
-                      "scopes": len(before.scopes), "relay_number": before.relay_number}
+            counts: dict[str, Any] = {"app": app, "storage_keys": before.storage_keys,
+                                      "file_bytes": before.file_bytes, "scopes": len(before.scopes),
+                                      "relay_number": before.relay_number}
+            telemetry = getattr(self.host, "telemetry", None)
+            if telemetry is not None:  # events not yet sent go; the platform deletes what it stored
+                counts["telemetry_user"], counts["telemetry_events"] = telemetry.forget_user(app, user_id)
             self.audit.record("userdata.delete", host=self.host.config.host_id, app=app, user=user_id,
-                              reason=reason, **{k: v for k, v in counts.items() if k != "app"})
+                              reason=reason, **{k: v for k, v in counts.items() if k not in ("app", "telemetry_user")})
             done.append(counts)
         return done
 
@@ -112,8 +116,34 @@ class UserData:
             counts = self.delete(user_id, app if isinstance(app, str) else None, reason=f"platform order {order['id']}")
             summary = {"apps": len(counts), "storage_keys": sum(c["storage_keys"] for c in counts),
                        "file_bytes": sum(c["file_bytes"] for c in counts), "scopes": sum(c["scopes"] for c in counts)}
-            updater.acknowledge_deletion(order["id"], summary)
+            # the platform holds telemetry only under pseudonyms it cannot link to a user: name them
+            users = {c["app"]: c["telemetry_user"] for c in counts if c.get("telemetry_user")}
+            updater.acknowledge_deletion(order["id"], summary, telemetry_users=users)
             done.append({"order": order["id"], **summary})
+        return done
+
+    def enforce_retention(self, now: float | None = None) -> dict[str, dict[str, int]]:
+        """Apply every app's retention period (the platform's `retention` in its allowlist: storage
+        keys not written, files not changed, for that many days); returns what went, per app."""
+        now = now if now is not None else time.time()
+        hid = self.host.config.host_id
+        done: dict[str, dict[str, int]] = {}
+        for app_id, grants in sorted(self.host.grants.items()):
+            keep = grants.retention
+            if not keep:
+                continue
+            keys = files = 0
+            if keep.get("storageDays"):
+                cutoff = now - keep["storageDays"] * 86400
+                for user in self.host.storage.users_of(hid, app_id):
+                    keys += self.host.storage.expire(self._owner(app_id, user), cutoff)
+            if keep.get("fileDays"):
+                users = sorted({o.user for o in self.files.owners() if o.host == hid and o.app == app_id})
+                files = self.apply_retention(app_id, users, file_days=keep["fileDays"], now=now)
+            if keys:
+                self.audit.record("userdata.retention", host=hid, app=app_id, user="*", storage_keys=keys,
+                                  days=keep["storageDays"])
+            done[app_id] = {"storage_keys": keys, "files": files}
         return done
 
     def apply_retention(self, app_id: str, user_ids: list[str], *, file_days: float, now: float | None = None) -> int:

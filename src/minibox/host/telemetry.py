@@ -133,6 +133,12 @@ class Spool:
             acked = {line.strip() for line in self.ack_path.read_text("ascii", "replace").splitlines() if line.strip()}
         if not self.path.exists():
             self.path.touch()
+            self.ack_path.touch()
+            fd = os.open(self.path.parent, os.O_RDONLY)  # the new files' names survive a crash too
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             return
         data = self.path.read_bytes()
         good = 0
@@ -190,6 +196,31 @@ class Spool:
     def unsent(self) -> list[tuple[str, bytes]]:
         with self._lock:
             return list(self.pending.items())
+
+    def drop_events(self, keep: Any) -> int:
+        """Rewrite the unsent batches without the events `keep(event)` refuses (a user's data deleted);
+        atomic (temp file, fsync, rename): a crash leaves the old spool or the new one. Returns how
+        many events went."""
+        with self._lock:
+            removed = 0
+            rewritten: dict[str, bytes] = {}
+            for batch_id, body in self.pending.items():
+                doc = json.loads(body)
+                events = [e for e in doc.get("events", []) if keep(e)]
+                removed += len(doc.get("events", [])) - len(events)
+                doc["events"] = events
+                rewritten[batch_id] = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+            if not removed:
+                return 0
+            tmp = self.path.with_suffix(".tmp")
+            with open(tmp, "wb") as f:
+                for body in rewritten.values():
+                    f.write(body + b"\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+            self.pending = rewritten
+            return removed
 
 
 # ---- consent ------------------------------------------------------------------------------------------------
@@ -435,6 +466,18 @@ class Telemetry:
                 self._buffer = [e for e in self._buffer if e["u"] != self.pseudonym(e["a"], user_id)]
                 self._api_counts = {k: n for k, n in self._api_counts.items()
                                     if k[2] != self.pseudonym(k[0], user_id)}
+
+    def forget_user(self, app_id: str, user_id: str) -> tuple[str, int]:
+        """The user's data held for `app_id` is deleted: drop their buffered and spooled events.
+        Returns the pseudonym (the platform deletes what it stored under it) and how many went."""
+        u = self.pseudonym(app_id, user_id)
+        with self._lock:
+            before = len(self._buffer)
+            self._buffer = [e for e in self._buffer if not (e["a"] == app_id and e["u"] == u)]
+            removed = before - len(self._buffer)
+            self._api_counts = {k: n for k, n in self._api_counts.items() if not (k[0] == app_id and k[2] == u)}
+        removed += self.spool.drop_events(lambda e: not (e.get("a") == app_id and e.get("u") == u))
+        return u, removed
 
     # -- instances --
     def attach(self, instance: Any, *, app_id: str, user_id: str, version: str | None = None) -> _Session | None:

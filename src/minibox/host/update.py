@@ -186,10 +186,11 @@ class Updater:
             raise UpdateProtocolError("bad-deletions", url, "not a deletion answer")
         return [o for o in orders if isinstance(o, dict) and isinstance(o.get("id"), int)]
 
-    def acknowledge_deletion(self, order_id: int, counts: dict[str, Any]) -> None:
+    def acknowledge_deletion(self, order_id: int, counts: dict[str, Any],
+                             telemetry_users: dict[str, str] | None = None) -> None:
         url = f"{self.base_url}/api/v1/hosts/{self.host_id}/deletions/{order_id}/ack"
         try:
-            response = self._client.post(url, json={"counts": counts})
+            response = self._client.post(url, json={"counts": counts, "telemetry_users": telemetry_users or {}})
         except httpx.TransportError as exc:
             raise UpdateServerUnreachable("unreachable", self.base_url, f"{type(exc).__name__}: {exc}") from None
         if response.status_code != 200:

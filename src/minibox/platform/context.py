@@ -27,6 +27,8 @@ class Principal:
 
     @property
     def label(self) -> str:
+        if self.kind == "system":  # the platform acting by itself (the rollout guard)
+            return "system"
         return f"user:{self.username}" + (f" token:{self.credential_id}" if self.kind == "token" else "")
 
 
@@ -41,6 +43,8 @@ class Platform:
     package_signer: Any = None  # minibox.package.SigningKey once loaded
     releases: Any = None  # minibox.platform.release.cache.ReleaseCache: the update check's snapshot
     shared: Any = None  # minibox.platform.shared.SharedRedis when MINIBOX_REDIS_URL is set, else None
+    notifier: Any = None  # minibox.platform.webhooks.Notifier when a webhook is configured, else None
+    guard: Any = None  # minibox.platform.release.guard.GuardWatcher: the rollout guard's evaluator thread
 
 
 @dataclass

@@ -123,6 +123,7 @@ def import_models() -> None:
     from minibox.platform.hosts import models as _h  # noqa: F401
     from minibox.platform.privacy import models as _d  # noqa: F401
     from minibox.platform.release import models as _r  # noqa: F401
+    from minibox.platform.release import seen as _n  # noqa: F401
     from minibox.platform.review import models as _v  # noqa: F401
     from minibox.platform.supplychain import models as _s  # noqa: F401
     from minibox.platform.telemetry import models as _t  # noqa: F401

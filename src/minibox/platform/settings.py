@@ -19,6 +19,19 @@ ENV_S3_ENDPOINT_URL = "MINIBOX_S3_ENDPOINT_URL"
 ENV_S3_REGION = "MINIBOX_S3_REGION"
 #: Optional Redis (`redis://host:6379/0`): shared login throttling and release invalidation pub/sub.
 ENV_REDIS_URL = "MINIBOX_REDIS_URL"
+#: Webhook that receives platform notifications (a guarded rollout stopped), signed with HMAC-SHA256 of
+#: the body under the secret (`X-Minibox-Signature: sha256=<hex>`).
+ENV_WEBHOOK_URL = "MINIBOX_WEBHOOK_URL"
+ENV_WEBHOOK_SECRET = "MINIBOX_WEBHOOK_SECRET"
+#: Seconds between two evaluations of the guards of active grayscale releases.
+ENV_GUARD_INTERVAL_S = "MINIBOX_GUARD_INTERVAL_S"
+
+
+def _seconds(raw: str | None, default: float) -> float:
+    try:
+        return max(0.05, float(raw)) if raw else default
+    except ValueError:
+        return default
 
 
 @dataclass(frozen=True)
@@ -40,6 +53,11 @@ class Settings:
     s3_region: str = ""
     #: Optional Redis URL; without it (or while it is down) everything runs on the database alone.
     redis_url: str = ""
+    #: Notifications webhook and its HMAC secret (both needed; empty: no notifications).
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    #: How often each replica's guard evaluator looks at the active guarded grayscale releases.
+    guard_interval_s: float = 60.0
 
     @classmethod
     def for_data_dir(cls, data_dir: Path, database_url: str | None = None, *, secure_cookies: bool = True,
@@ -51,7 +69,9 @@ class Settings:
         return cls(data_dir=data_dir, database_url=url, secure_cookies=secure_cookies,
                    blobs_url=env.get(ENV_BLOBS, "") if blobs_url is None else blobs_url,
                    s3_endpoint_url=env.get(ENV_S3_ENDPOINT_URL, ""), s3_region=env.get(ENV_S3_REGION, ""),
-                   redis_url=env.get(ENV_REDIS_URL, "") if redis_url is None else redis_url)
+                   redis_url=env.get(ENV_REDIS_URL, "") if redis_url is None else redis_url,
+                   webhook_url=env.get(ENV_WEBHOOK_URL, ""), webhook_secret=env.get(ENV_WEBHOOK_SECRET, ""),
+                   guard_interval_s=_seconds(env.get(ENV_GUARD_INTERVAL_S), 60.0))
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -166,3 +166,30 @@ class Minimiser:
                     out["city"] = str(found["city"])
                 return out
         return coarsen(lat, lon, GRID_DEG if forms.location == "grid" else CITY_DEG)
+
+
+#: Longest retention period a platform may set, in days (ten years).
+MAX_RETENTION_DAYS = 3650
+RETENTION_KEYS = ("storageDays", "fileDays")
+
+
+def parse_retention(raw: Any) -> dict[str, int]:
+    """An app's retention period as the platform grants it: `{"storageDays": n, "fileDays": n}`,
+    each optional, whole days from 1 to MAX_RETENTION_DAYS."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise DataFormError("retention: an object of storageDays and fileDays")
+    unknown = sorted(set(raw) - set(RETENTION_KEYS))
+    if unknown:
+        raise DataFormError(f"retention: unknown keys {unknown}")
+    out = {}
+    for key in RETENTION_KEYS:
+        v = raw.get(key)
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_RETENTION_DAYS:
+            raise DataFormError(f"retention.{key}: whole days from 1 to {MAX_RETENTION_DAYS}")
+        out[key] = v
+    return out
+

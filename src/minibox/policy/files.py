@@ -261,6 +261,7 @@ class FileService:
         rec = self.root / OWNERS_DIR
         rec.mkdir(mode=0o700, exist_ok=True)
         self._atomic_write(rec, dir_name, blob)
+        self._fsync_dir(rec)  # durable before the directory it names is renamed
 
     def _record_version(self, dir_name: str) -> int | None:
         try:
@@ -814,6 +815,10 @@ class FileService:
         h = hashlib.md5(data, usedforsecurity=False) if algorithm == "md5" else hashlib.sha1(
             data, usedforsecurity=False)
         return {"size": len(data), "digest": h.hexdigest()}
+
+    def owners(self) -> list[Owner]:
+        """Every owner with a file area, from the sealed owner records (for retention and overviews)."""
+        return sorted(set(self._owner_index(()).values()), key=lambda o: (o.host, o.app, o.user))
 
     # -- key rotation -----------------------------------------------------------------------
     def _owner_index(self, owners: Iterable[Owner]) -> dict[str, Owner]:

@@ -37,6 +37,8 @@ class AppGrants:
     app_version: str = "0"
     #: the form in which user data reaches this app (minibox.policy.datamin)
     data_forms: DataForms = field(default_factory=DataForms)
+    #: how long the host keeps this app's data: {"storageDays": n, "fileDays": n} (none: as long as used)
+    retention: Mapping[str, int] = field(default_factory=dict)
     #: the platform's privacy settings for this app (allowlist `privacy`): the permission scopes and
     #: the `requiredPrivateInfos` APIs it may ask for at all; None: not restricted by the platform
     scopes_allowed: frozenset[str] | None = None

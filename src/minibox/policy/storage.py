@@ -28,6 +28,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ CREATE TABLE IF NOT EXISTS kv (
   PRIMARY KEY (host, app, user, kid)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS kv_seq (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS kv_times (seq INTEGER PRIMARY KEY, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS kv_usage (
   host TEXT NOT NULL, app TEXT NOT NULL, user TEXT NOT NULL, used INTEGER NOT NULL, keys INTEGER NOT NULL,
   PRIMARY KEY (host, app, user)
@@ -241,6 +243,8 @@ class StorageService:
                 cur.execute("INSERT OR REPLACE INTO kv (host, app, user, kid, seq, size, name, value, kver) "
                             "VALUES (?,?,?,?,?,?,?,?,?)",
                             (o.host, o.app, o.user, kid, seq, size, name_blob, value_blob, ver))
+                # when the key was last written, for the app's retention period (`expire`)
+                cur.execute("INSERT OR REPLACE INTO kv_times VALUES (?, ?)", (seq, time.time()))
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
@@ -311,6 +315,39 @@ class StorageService:
         keys = [self._open(o, "", "name", r[0], r[2]).decode("utf-8", "surrogatepass") for r in rows]
         used = sum(r[1] for r in rows)
         return {"keys": keys, "currentSize": -(-used // 1024), "limitSize": self.max_total // 1024}
+
+    def expire(self, o: Owner, older_than: float) -> int:
+        """Remove the owner's keys last written before `older_than` (Unix time): the app's retention
+        period. Keys written before retention was tracked start their clock now. Returns how many."""
+        with self._lock:
+            cur = self._db.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                cur.execute("INSERT OR IGNORE INTO kv_times SELECT seq, ? FROM kv WHERE host=? AND app=? AND user=?",
+                            (time.time(), o.host, o.app, o.user))
+                rows = cur.execute("SELECT kv.kid, kv.size, kv.seq FROM kv JOIN kv_times t ON t.seq = kv.seq "
+                                   "WHERE kv.host=? AND kv.app=? AND kv.user=? AND t.at < ?",
+                                   (o.host, o.app, o.user, older_than)).fetchall()
+                if rows:
+                    used, keys = self._usage(cur, o)
+                    for kid, _size, seq in rows:
+                        cur.execute("DELETE FROM kv WHERE host=? AND app=? AND user=? AND kid=?",
+                                    (o.host, o.app, o.user, kid))
+                        cur.execute("DELETE FROM kv_times WHERE seq=?", (seq,))
+                    cur.execute("UPDATE kv_usage SET used=?, keys=? WHERE host=? AND app=? AND user=?",
+                                (used - sum(r[1] for r in rows), keys - len(rows), o.host, o.app, o.user))
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        return len(rows)
+
+    def users_of(self, host: str, app: str) -> list[str]:
+        """The users an app holds storage for on this host (for its retention period)."""
+        with self._lock:
+            rows = self._db.execute("SELECT user FROM kv_usage WHERE host=? AND app=? AND keys > 0 ORDER BY user",
+                                    (host, app)).fetchall()
+        return [r[0] for r in rows]
 
     def apps_of(self, host: str, user: str) -> list[str]:
         """The apps holding storage for a user on this host (for the user's data overview)."""

@@ -17,7 +17,7 @@ class PatchError(Exception):
     """An operation names a node the view does not have, or is malformed."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Node:
     id: int
     tag: str  # "#text" for text nodes

@@ -51,6 +51,8 @@ class AllowlistIn(BaseModel):
     watermark: Annotated[str, Field(max_length=200)] = ""
     #: the permission scopes and requiredPrivateInfos APIs the app may ask for; None = not restricted
     privacy: PrivacyIn | None = None
+    #: days hosts keep the app's storage keys / files after their last write: {"storageDays", "fileDays"}
+    retention: dict[Annotated[str, Field(max_length=16)], int] | None = None
 
 
 class UploadKeysIn(BaseModel):

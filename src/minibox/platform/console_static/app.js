@@ -822,6 +822,7 @@
     const proposed = () => {
       const next = Object.fromEntries(ALLOW_KEYS.map((k) => [k, lines(boxes[k].value)]));
       if (current.dataForms) next.dataForms = current.dataForms;  // not edited here: kept as it is
+      if (current.retention) next.retention = current.retention;
       next.watermark = wmInput.value.trim();
       next.privacy = restrict.checked ? Object.fromEntries(Object.keys(PRIVACY_NAMES).map((kind) =>
         [kind, PRIVACY_NAMES[kind].filter((n) => picks[kind][n].checked)])) : null;

@@ -19,7 +19,7 @@ DOMAIN_LISTS = {"request": "https", "socket": "wss", "uploadFile": "https", "dow
                 "webView": "https"}
 ALLOWLIST_KEYS = (*DOMAIN_LISTS, "hostApis")
 #: Optional keys, present in a stored allowlist only when set (docs/operators.md, allowlists).
-EXTRA_KEYS = ("dataForms", "watermark", "privacy")
+EXTRA_KEYS = ("dataForms", "watermark", "privacy", "retention")
 #: Most entries per domain list (WeChat's console limit).
 MAX_DOMAINS_PER_LIST = 20
 MAX_HOST_APIS = 100
@@ -159,4 +159,14 @@ def validate_allowlist(raw: dict[str, Any]) -> dict[str, Any]:
             out["privacy"] = PrivacySettings.parse(privacy).as_dict()
         except PrivacySettingError as e:
             raise AllowlistRejected(str(e), details={"list": e.field, "entry": e.entry, "rule": e.rule}) from e
+    retention = raw.get("retention")
+    if retention:  # how long hosts keep the app's storage and files (minibox.host.privacy)
+        from minibox.policy.datamin import DataFormError, parse_retention
+
+        try:
+            kept = parse_retention(retention)
+        except DataFormError as e:
+            raise _reject("retention", str(retention)[:64], "retention", str(e)) from e
+        if kept:
+            out["retention"] = kept
     return out

@@ -26,6 +26,9 @@ class OrderIn(BaseModel):
 
 class AckIn(BaseModel):
     counts: dict[Annotated[str, Field(max_length=32)], int | bool] = {}
+    #: app id -> the host's telemetry pseudonym of the user (32 hex)
+    telemetry_users: dict[Annotated[str, Field(max_length=64)],
+                          Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]] = {}
 
 
 @router.post("/deletions", status_code=201, summary="Order a user's data deleted on every host (one app or all)")
@@ -56,5 +59,5 @@ def ack(host_id: Annotated[str, Path(pattern=Ident)], order_id: int, body: AckIn
         x_minibox_host_key: HostKey = None) -> dict[str, Any]:
     with platform.db.write() as s:
         host = authenticate_host(s, x_minibox_host_key, host_id)
-        service.acknowledge(Ctx(s, platform, None), host, order_id, dict(body.counts))
+        service.acknowledge(Ctx(s, platform, None), host, order_id, dict(body.counts), dict(body.telemetry_users))
         return {"acknowledged": order_id}

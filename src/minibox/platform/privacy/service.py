@@ -64,13 +64,27 @@ def pending_for(platform: Platform, s: Any, host: Host, user_id: str, now: datet
     return sign_answer(platform.package_signer, body, now or datetime.now(UTC), context=DELETIONS_CONTEXT)
 
 
-def acknowledge(ctx: Ctx, host: Host, order_id: int, counts: dict[str, Any]) -> None:
+def acknowledge(ctx: Ctx, host: Host, order_id: int, counts: dict[str, Any],
+                telemetry_users: dict[str, str] | None = None) -> None:
+    """Record that `host` carried out an order; the telemetry it names (the host's pseudonym of the
+    user per app: the platform cannot find it otherwise) is deleted too."""
+    from minibox.platform.apps.models import App
+    from minibox.platform.telemetry.service import forget_user
+
     order = ctx.s.get(DeletionOrder, order_id)
     if order is None or order.org_id != host.org_id:
         raise NotFound("no such deletion order", code="no_order")
     if ctx.s.get(DeletionAck, (order_id, host.id)) is not None:
         return  # acknowledged already: idempotent
     clean = {k: v for k, v in counts.items() if isinstance(k, str) and isinstance(v, int | bool)}
+    events = 0
+    for app_id, pseudonym in (telemetry_users or {}).items():
+        if order.app_id is not None and app_id != order.app_id:
+            continue  # only what the order covers
+        app = ctx.s.execute(select(App).where(App.org_id == host.org_id, App.app_id == app_id)).scalar()
+        if app is not None:
+            events += forget_user(ctx.s, app.id, pseudonym)
+    clean["telemetry_events"] = events
     ctx.s.add(DeletionAck(order_id=order_id, host_pk=host.id, counts=clean))
     ctx.audit("deletion.ack", f"deletion:{order_id}", {"host_id": host.host_id, **clean},
               org_id=host.org_id, actor=f"host:{host.host_id}")

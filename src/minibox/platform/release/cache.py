@@ -143,6 +143,8 @@ class ReleaseCache:
         #: Called with each generation this replica commits (Redis pub/sub tells the other replicas).
         self.announce: Callable[[int], None] | None = None
         self.wakes = 0
+        #: Users answered, for the grayscale rule preview (minibox.platform.release.seen)
+        self.seen: Any = None
         self._thread: threading.Thread | None = None
         db.commit_hooks.append(self._on_commit)
         db.dispose_hooks.append(self.stop)
@@ -416,4 +418,6 @@ class ReleaseCache:
         signed = sign_answer(self.signer, body, now)
         if time.monotonic() - fresh_since > self.lease_s:
             return None  # the lease lapsed while deciding: never hand out an answer it does not cover
+        if self.seen is not None:  # for the grayscale rule preview (a queue append)
+            self.seen.record(app.pk, app.gray_salt, app.app_id, user_id, host.host_id, region, tags)
         return signed

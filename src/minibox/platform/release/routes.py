@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from minibox.platform.apps.models import Version
 from minibox.platform.apps.routes import AppId, PlainText, app_json
@@ -32,10 +32,22 @@ class Rules(BaseModel):
     end: Annotated[str | None, Field(max_length=40, pattern=PlainText)] = None
 
 
+class Guard(BaseModel):
+    """A grayscale release's rollout guard: the release stops itself when, over at least `min_sessions`
+    sessions since it started, its error rate exceeds `max_error_ratio` x the full release's or its
+    crash-free share falls below `min_crash_free`."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_error_ratio: Annotated[float, Field(ge=1, le=100)] = 1.5
+    min_crash_free: Annotated[float, Field(ge=0, le=1)] = 0.995
+    min_sessions: Annotated[int, Field(ge=1, le=100_000_000)] = 500
+
+
 class ReleaseIn(BaseModel):
     version: VersionField
     rules: Rules | None = None
     note: Note = ""
+    guard: Guard | None = None
 
 
 class RollbackIn(BaseModel):
@@ -50,7 +62,8 @@ class TakedownIn(BaseModel):
 def release_json(r: Release, v: Version) -> dict[str, Any]:
     return {"id": r.id, "version": v.version, "build": r.build, "kind": r.kind, "rules": r.rules,
             "active": r.active, "sequence": r.sequence, "note": r.note, "allowlist": r.allowlist,
-            "created_at": r.created_at.isoformat(), "ended_at": r.ended_at.isoformat() if r.ended_at else None}
+            "created_at": r.created_at.isoformat(), "ended_at": r.ended_at.isoformat() if r.ended_at else None,
+            "guard": r.guard, "guard_state": r.guard_state}
 
 
 def _rules(body: Rules | None) -> dict[str, Any] | None:
@@ -70,7 +83,8 @@ def create_release(app_id: AppId, body: ReleaseIn, p: Annotated[Principal, requi
                    platform: PlatformDep) -> dict[str, Any]:
     with platform.db.write() as s:
         ctx = Ctx(s, platform, p)
-        r = service.release(ctx, app_id, body.version, rules=_rules(body.rules), note=body.note)
+        r = service.release(ctx, app_id, body.version, rules=_rules(body.rules), note=body.note,
+                            guard=body.guard.model_dump() if body.guard is not None else None)
         v = s.get(Version, r.version_id)
         assert v is not None
         out = release_json(r, v)
@@ -109,3 +123,21 @@ def takedown(app_id: AppId, body: TakedownIn, p: Annotated[Principal, requires("
              platform: PlatformDep) -> dict[str, Any]:
     with platform.db.write() as s:
         return app_json(service.takedown(Ctx(s, platform, p), app_id, body.reason))
+
+
+class PreviewIn(BaseModel):
+    rules: Rules
+
+
+@router.post("/apps/{app_id}/releases/preview",
+             summary="How many of the app's last users seen a grayscale rule would reach (nothing changes)")
+def preview_rule(app_id: AppId, body: PreviewIn, p: Annotated[Principal, requires("releases.read")],
+                 platform: PlatformDep) -> dict[str, Any]:
+    from minibox.platform.apps import service as apps
+    from minibox.platform.release.grayscale import validate_rules
+    from minibox.platform.release.seen import preview
+
+    rules = validate_rules(_rules(body.rules) or {})
+    with platform.db.read() as s:
+        app = apps.get_app(Ctx(s, platform, p), app_id)
+        return preview(s, app.id, app.gray_salt, rules)

@@ -68,26 +68,41 @@ def _released_build(ctx: Ctx, app: App, v: Version) -> int:
     return v.build if v.build >= top else _next(ctx, app)[1] + 1
 
 
-def release(ctx: Ctx, app_id: str, version: str, *, rules: dict[str, Any] | None, note: str) -> Release:
-    """A full release (replaces everything) or, with `rules`, a grayscale release on top of it."""
+def release(ctx: Ctx, app_id: str, version: str, *, rules: dict[str, Any] | None, note: str,
+            guard: dict[str, Any] | None = None) -> Release:
+    """A full release (replaces everything) or, with `rules`, a grayscale release on top of it; a gray
+    release may carry a rollout `guard` (`release.guard`), compared with the full release's version."""
+    from minibox.platform.release.guard import InvalidGuard, baseline_version, validate_guard
+
     assert ctx.actor is not None
     app, v = _releasable(ctx, app_id, version)
     kind = GRAY if rules is not None else FULL
     checked = validate_rules(rules) if rules is not None else None
     if kind == GRAY and app.taken_down_at is not None:
         raise Conflict("the app is taken down: make a full release or a rollback first", code="taken_down")
+    checked_guard = None
+    if guard is not None:
+        if kind != GRAY:
+            raise InvalidGuard("a guard applies to grayscale releases only (give rules)", details={"field": "guard"})
+        base = baseline_version(ctx.s, app.id)
+        if base is None:
+            raise Conflict("a guard compares with the full release: make a full release first", code="no_baseline")
+        if base == v.version:
+            raise InvalidGuard("a guard needs a version other than the full release's", details={"field": "guard"})
+        checked_guard = {**validate_guard(guard), "baseline": base}
     seq, _top = _next(ctx, app)
     build = _released_build(ctx, app, v)
     if kind == FULL:
         _end_active(ctx, app)
         app.taken_down_at, app.takedown_reason = None, ""
     rel = Release(app_pk=app.id, version_id=v.id, build=build, kind=kind, rules=checked, allowlist=app.allowlist,
-                  active=True, sequence=seq, note=note, created_by=ctx.actor.user_id)
+                  active=True, sequence=seq, note=note, created_by=ctx.actor.user_id, guard=checked_guard)
     ctx.s.add(rel)
     ctx.s.flush()
     ctx.audit(f"release.{kind}", f"app:{app_id}@{version}",
               {"release_id": rel.id, "sequence": seq, "build": build, "rules": checked,
-               "bundle_sha256": v.bundle_sha256, "note": note})
+               "bundle_sha256": v.bundle_sha256, "note": note,
+               **({"guard": checked_guard} if checked_guard else {})})
     return rel
 
 
@@ -109,8 +124,9 @@ def rollback(ctx: Ctx, app_id: str, version: str, note: str) -> Release:
     return rel
 
 
-def stop(ctx: Ctx, app_id: str, release_id: int) -> Release:
-    """End one active release (typically a grayscale one)."""
+def stop(ctx: Ctx, app_id: str, release_id: int, *, why: dict[str, Any] | None = None) -> Release:
+    """End one active release (typically a grayscale one). `why`: recorded in the audit entry (the
+    rollout guard's figures and reasons when it stops a release by itself)."""
     app = apps.get_app(ctx, app_id)
     rel = ctx.s.get(Release, release_id)
     if rel is None or rel.app_pk != app.id:
@@ -118,7 +134,7 @@ def stop(ctx: Ctx, app_id: str, release_id: int) -> Release:
     if not rel.active:
         raise Conflict("release already ended", code="bad_state")
     rel.active, rel.ended_at = False, utcnow()
-    ctx.audit("release.stop", f"app:{app_id}", {"release_id": release_id})
+    ctx.audit("release.stop", f"app:{app_id}", {"release_id": release_id, **({"why": why} if why else {})})
     _reissue_base(ctx, app, rel)
     return rel
 

@@ -325,6 +325,20 @@ def _salts(s: Session, app_pks: Iterable[int]) -> dict[int, bytes]:
     return got
 
 
+def forget_user(s: Session, app_pk: int, host_pseudonym: str) -> int:
+    """A user's data was deleted on their order: delete the raw events stored under the pseudonym the
+    host names (re-keyed here as at ingest). Rollups are counts and sketches, not a person's data: they
+    stay. Returns how many events went."""
+    if not re.fullmatch(r"[0-9a-f]{32}", host_pseudonym or ""):
+        return 0
+    salt = s.execute(select(TelemetryAppSalt.salt).where(TelemetryAppSalt.app_pk == app_pk)).scalar()
+    if salt is None:
+        return 0  # nothing was ever ingested for this app
+    user = hmac.new(salt, host_pseudonym.encode(), hashlib.sha256).hexdigest()[:32]
+    result = s.execute(delete(TelemetryEvent).where(TelemetryEvent.app_pk == app_pk, TelemetryEvent.user == user))
+    return int(result.rowcount or 0)
+
+
 def upsert(s: Session, model: Any, rows: list[dict[str, Any]], keys: list[str], add: dict[str, Any]) -> None:
     """INSERT ... ON CONFLICT (keys) DO UPDATE (or NOTHING) on SQLite and PostgreSQL, executemany style
     (one compiled statement, cached; PostgreSQL batches the rows). `add`: column -> True (add the new
