@@ -64,17 +64,17 @@ function mbCreateNode(owner, parent, v) {
     r.cls = mbHostClass(compPath, r.cls);
     mbHostAttrs(r, null, r.a);
   } else {
-    Object.keys(r.a).forEach(function (name) { mbOp(["attr", id, name, r.a[name]]); });
+    var names = Object.keys(r.a);  // a loop, not forEach: every created node comes through here
+    for (var i = 0; i < names.length; i++) mbOp(["attr", id, names[i], r.a[names[i]]]);
   }
   if (r.cls) mbOp(["class", id, r.cls]);
   if (r.st) mbOp(["style", id, r.st]);
-  var types = mbEventTypes(r.ev);
-  if (types.length) mbOp(["events", id, types]);
+  if (r.ev.length) mbOp(["events", id, mbEventTypes(r.ev)]);
   if (compPath) {
     r.light = v.c || [];
     mbMountComponent(r, owner, compPath);
-  } else {
-    r.c = mbReconcile(owner, r, r.id, [], v.c || []);
+  } else if (v.c && v.c.length) {
+    r.c = mbReconcile(owner, r, r.id, [], v.c);
   }
   return r;
 }
