@@ -28,6 +28,7 @@ LIST_JS = """Page({
   mutateThenSet(i, v) { this.data.list[i].name = v; this.setData({ ['list[' + i + ']']: this.data.list[i] }) },
   replaceAll(v) { this.setData({ list: this.data.list.map((r, i) => Object.assign({}, r, { name: v + i })) }) },
   nothing() { this.setData({ other: 1 }) },
+  swap(i, j) { const l = this.data.list; this.setData({ ['list[' + i + ']']: l[j], ['list[' + j + ']']: l[i] }) },
 })"""
 
 
@@ -134,6 +135,7 @@ CASES = {
     "template in the row": ('<template name="t"><text>{{n}}</text></template><view class="list">'
                             '<view wx:for="{{list}}" wx:key="id" class="row"><template is="t" data="{{n: item.name}}"/>'
                             '</view></view>', [("fill", 6), ("rename", 2, "tt")]),
+    "swap through paths": (f'<view class="list">{ROW}</view>', [("fill", 30), ("swap", 3, 20), ("rename", 3, "s")]),
     "path grows the list": (f'<view class="list">{ROW}</view>', [("fill", 4), ("rename", 6, "far")]),
 }
 
@@ -193,3 +195,15 @@ def test_rows_inside_a_component_follow_its_external_classes(make_project) -> No
         mp.current_page.call_method("replaceAll", "q")
         assert [r.text for r in mp.current_page.query_selector_all("list > view")][:2] == ["q0", "q1"]
         assert all(r.classes[-1] == "z" for r in mp.current_page.query_selector_all("list > view"))
+
+
+def test_rows_swapped_through_paths_move_with_their_nodes(make_project) -> None:
+    with launch(make_project(page(f'<view class="list">{ROW}</view>'))) as mp:
+        mp.current_page.call_method("fill", 30)
+        before = node_ids(mp, ".row")
+        ops = ops_of(mp, "swap", 3, 20)
+        assert "create" not in {o[0] for o in ops}  # keyed rows move, nothing is re-created
+        after = node_ids(mp, ".row")
+        assert after[3] == before[20] and after[20] == before[3]
+        assert after[:3] == before[:3] and after[21:] == before[21:]
+        assert texts(mp, ".name")[3] == "row 20" and texts(mp, ".n")[3] == "3"

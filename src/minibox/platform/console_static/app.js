@@ -327,7 +327,7 @@
     const [versions, releases] = await Promise.all([api("GET", `${appPath(appId)}/versions`),
       api("GET", `${appPath(appId)}/releases`)]);
     const tabs = [["versions", t("app.tab.versions")], ["releases", t("app.tab.releases")],
-      ["allowlist", t("app.tab.allowlist")], ["members", t("app.tab.members")]];
+      ["metrics", t("app.tab.metrics")], ["allowlist", t("app.tab.allowlist")], ["members", t("app.tab.members")]];
     tab = tab || "versions";
     const out = [
       el("nav", { class: "crumbs" }, link("#/apps", t("nav.apps")), " / ", app.app_id),
@@ -340,6 +340,7 @@
     if (tab === "releases") out.push(...await releasesTab(app, versions, releases));
     if (tab === "allowlist") out.push(allowlistTab(app));
     if (tab === "members") out.push(await membersTab(app));
+    if (tab === "metrics") out.push(...await metricsTab(app, versions));
     return out;
   };
 
@@ -653,6 +654,7 @@
       { label: t("version.version"), value: (r) => r.version },
       { label: t("release.kind"), value: (r) => badge(t(`release.kind.${r.kind}`), r.kind === "gray" ? "amber" : "green") },
       { label: t("release.audience"), value: (r) => rulesText(r.rules) },
+      { label: t("guard.title"), value: (r) => guardCell(r) },
       { label: t("version.build"), value: (r) => String(r.build), cls: "num" },
       { label: t("common.when"), value: (r) => fmtDate(r.created_at) },
       { label: "", value: (r) => can("releases.manage") && r.kind === "gray" ? button(t("release.stop"), async () => {
@@ -725,7 +727,8 @@
       el("div", { class: "row" },
         field("start", t("rules.start"), input({ type: "datetime-local", onchange: preview })),
         field("end", t("rules.end"), input({ type: "datetime-local", onchange: preview }))),
-      el("p", { class: "hint" }, t("rules.tz", { tz })));
+      el("p", { class: "hint" }, t("rules.tz", { tz })),
+      guardFields());
     let f = null;
     function collect() {
       const vals = values(f);
@@ -761,6 +764,11 @@
         }
         if (!Object.keys(rules).length) { fieldError(f, "percentage", t("rules.empty")); return; }
         body.rules = rules;
+        if ((vals.guard_on || []).length) {
+          body.guard = { max_error_ratio: Number(vals["guard.max_error_ratio"]),
+            min_crash_free: Number(vals["guard.min_crash_free"]) / 100,
+            min_sessions: Number(vals["guard.min_sessions"]) };
+        }
       }
       const what = vals.mode === "gray" ? rulesText(body.rules) : t("release.everyone");
       if (!await confirmModal(t("release.new"), t("release.confirm", { v: vals.version, what }), t("release.btn"), "primary")) return;
@@ -770,6 +778,157 @@
     }, { cls: "release" });
     preview();
     return f;
+  }
+
+  // ---- the rollout guard of a grayscale release --------------------------------------------------------------
+  function guardFields() {
+    const on = el("input", { type: "checkbox", name: "guard_on", value: "1", class: "guard-on" });
+    const inputs = el("div", { class: "guard-inputs", hidden: true }, el("div", { class: "row" },
+      field("guard.max_error_ratio", t("guard.max_error_ratio"), input({ type: "number", min: 1, max: 100, step: "0.1", value: "1.5" }),
+        t("guard.max_error_ratio_hint")),
+      field("guard.min_crash_free", t("guard.min_crash_free"), input({ type: "number", min: 0, max: 100, step: "0.01", value: "99.5" }),
+        t("guard.min_crash_free_hint")),
+      field("guard.min_sessions", t("guard.min_sessions"), input({ type: "number", min: 1, step: "1", value: "500" }),
+        t("guard.min_sessions_hint"))));
+    on.addEventListener("change", () => { inputs.hidden = !on.checked; });
+    return el("fieldset", { class: "guard" }, el("legend", {}, t("guard.title")),
+      el("label", { class: "check" }, on, ` ${t("guard.enable")}`),
+      el("p", { class: "hint" }, t("guard.explain")), inputs);
+  }
+  function pct(x, digits) { return x == null ? "–" : `${(x * 100).toFixed(digits == null ? 2 : digits)}%`; }
+  function guardCell(r) {
+    if (!r.guard) return r.kind === "gray" ? el("span", { class: "muted" }, t("guard.none")) : "";
+    const g = r.guard;
+    const text = t("guard.summary", { ratio: g.max_error_ratio, crash: pct(g.min_crash_free), n: g.min_sessions, base: g.baseline });
+    const st = r.guard_state;
+    const kind = !st ? "grey" : st.decision === "fail" ? "red" : st.decision === "pass" ? "green" : "amber";
+    return el("div", { class: "guard-cell" }, el("div", {}, text),
+      badge(st ? t(`guard.decision.${st.decision}`) : t("guard.pending"), kind),
+      st && st.decision === "wait" ? el("div", { class: "muted" }, t("guard.wait_reason", { n: st.new.sessions, min: g.min_sessions })) : null,
+      st && st.decision === "fail" ? el("div", { class: "muted" }, st.reasons.join("; ")) : null,
+      st ? el("div", { class: "muted" }, t("guard.checked", { when: fmtDate(st.checked_at) })) : null);
+  }
+
+  // ---- metrics: figures and charts of one app (SVG built in the page) -----------------------------------------
+  const SVG = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs, ...children) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) if (v !== undefined && v !== null) node.setAttribute(k, String(v));
+    for (const c of children.flat(Infinity)) if (c != null && c !== false) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    return node;
+  }
+  const fmtNum = (n) => (n == null ? "–" : new Intl.NumberFormat(lang).format(n));
+  function fmtDay(day) {  // a UTC day of the rollups, "YYYY-MM-DD"
+    return new Intl.DateTimeFormat(lang, { month: "short", day: "numeric", timeZone: "UTC" }).format(new Date(`${day}T00:00:00Z`));
+  }
+  // A line chart: one polyline per series over the days, y from 0 to the largest value.
+  function lineChart(title, days, series, fmtY) {
+    const W = 560, H = 200, L = 48, R = 12, T = 12, B = 28;
+    const max = Math.max(1e-9, ...series.flatMap((s) => s.values.filter((v) => v != null)));
+    const x = (i) => L + (days.length > 1 ? (i * (W - L - R)) / (days.length - 1) : (W - L - R) / 2);
+    const y = (v) => T + (H - T - B) * (1 - v / max);
+    const grid = [0, 0.5, 1].map((q) => [svg("line", { x1: L, x2: W - R, y1: y(max * q), y2: y(max * q), class: "grid" }),
+      svg("text", { x: L - 6, y: y(max * q) + 4, class: "axis", "text-anchor": "end" }, (fmtY || fmtNum)(max * q))]);
+    const step = Math.max(1, Math.ceil(days.length / 7));
+    const xs = days.map((d, i) => (i % step === 0 ? svg("text", { x: x(i), y: H - 8, class: "axis", "text-anchor": "middle" }, fmtDay(d)) : null));
+    const lines = series.map((s, k) => svg("g", { class: `series s${k}` },
+      svg("polyline", { points: s.values.map((v, i) => (v == null ? null : `${x(i)},${y(v)}`)).filter(Boolean).join(" "), fill: "none" }),
+      s.values.map((v, i) => v == null ? null : svg("circle", { cx: x(i), cy: y(v), r: 3 }, svg("title", {}, `${s.label} · ${fmtDay(days[i])}: ${(fmtY || fmtNum)(v)}`)))));
+    return chartBox(title, svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": title }, grid, xs, lines), series);
+  }
+  // Grayscale reach: per day, the share of the day's users on each version, as stacked bars.
+  function reachChart(title, reach, versions) {
+    const W = 560, H = 200, L = 48, R = 12, T = 12, B = 28;
+    const bw = (W - L - R) / Math.max(1, reach.length);
+    const y = (q) => T + (H - T - B) * (1 - q);
+    const grid = [0, 0.5, 1].map((q) => [svg("line", { x1: L, x2: W - R, y1: y(q), y2: y(q), class: "grid" }),
+      svg("text", { x: L - 6, y: y(q) + 4, class: "axis", "text-anchor": "end" }, pct(q, 0))]);
+    const step = Math.max(1, Math.ceil(reach.length / 7));
+    const bars = reach.map((r, i) => {
+      const total = Object.values(r.users).reduce((a, b) => a + b, 0) || 1;
+      let acc = 0;
+      return svg("g", {}, versions.map((v, k) => {
+        const share = (r.users[v] || 0) / total;
+        const rect = svg("rect", { x: L + i * bw + 1, width: Math.max(1, bw - 2), y: y(acc + share), height: (H - T - B) * share, class: `bar s${k}` },
+          svg("title", {}, `${v} · ${fmtDay(r.day)}: ${pct(share, 1)} (${fmtNum(r.users[v] || 0)})`));
+        acc += share;
+        return share ? rect : null;
+      }), i % step === 0 ? svg("text", { x: L + i * bw + bw / 2, y: H - 8, class: "axis", "text-anchor": "middle" }, fmtDay(r.day)) : null);
+    });
+    return chartBox(title, svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart reach", role: "img", "aria-label": title }, grid, bars),
+      versions.map((v) => ({ label: v })));
+  }
+  function chartBox(title, chart, series) {
+    return card(title, chart, el("div", { class: "legend" }, series.map((s, k) => el("span", { class: `key s${k}` }, s.label))));
+  }
+  function stat(label, value, cls) {
+    return el("div", { class: `stat ${cls || ""}` }, el("div", { class: "stat-value" }, value), el("div", { class: "stat-label" }, label));
+  }
+
+  async function metricsTab(app, versions) {
+    const q = new URLSearchParams(location.hash.split("?")[1] || "");
+    const days = Number(q.get("days")) || 7;
+    const version = q.get("version") || "";
+    const until = new Date();
+    const since = new Date(until.getTime() - days * 86400000);
+    const params = new URLSearchParams({ from: since.toISOString(), to: until.toISOString() });
+    if (version) params.set("version", version);
+    const m = await api("GET", `${appPath(app.app_id)}/metrics?${params}`);
+    const go = (d, v) => { location.hash = `#/apps/${enc(app.app_id)}/metrics?days=${d}${v ? `&version=${enc(v)}` : ""}`; };
+    const rangeSel = select([[1, t("metrics.range.1")], [7, t("metrics.range.7")], [30, t("metrics.range.30")], [90, t("metrics.range.90")]],
+      { "aria-label": t("metrics.range"), class: "metrics-range", value: String(days), onchange: (ev) => go(ev.target.value, version) });
+    const known = [...new Set([...versions.map((v) => v.version), ...Object.keys(m.versions)])];
+    const verSel = select([["", t("metrics.all_versions")], ...known.map((v) => [v, v])],
+      { "aria-label": t("version.version"), class: "metrics-version", value: version, onchange: (ev) => go(days, ev.target.value) });
+    const out = [el("div", { class: "metrics-bar" }, el("label", {}, t("metrics.range"), " ", rangeSel), el("label", {}, t("version.version"), " ", verSel),
+      el("span", { class: "muted" }, t("metrics.period", { from: fmtDate(m.from), to: fmtDate(m.to), tz })))];
+    out.push(el("div", { class: "stats" },
+      stat(t("metrics.active_users"), fmtNum(m.active_users), "m-users"),
+      stat(t("metrics.launches"), fmtNum(m.launches), "m-launches"),
+      stat(t("metrics.sessions"), fmtNum(m.sessions), "m-sessions"),
+      stat(t("metrics.error_rate"), pct(m.error_rate), "m-error-rate"),
+      stat(t("metrics.crash_free"), pct(m.crash_free), "m-crash-free"),
+      stat(t("metrics.p50"), m.launch_ms.p50 == null ? "–" : `${fmtNum(m.launch_ms.p50)} ms`, "m-p50"),
+      stat(t("metrics.p95"), m.launch_ms.p95 == null ? "–" : `${fmtNum(m.launch_ms.p95)} ms`, "m-p95")));
+    if (!m.series.length && !m.reach.length) {
+      out.push(card(t("metrics.title"), el("p", { class: "empty" }, t("metrics.empty"))));
+      return out;
+    }
+    const dayList = [...new Set(m.series.map((r) => r.day))].sort();
+    const sum = (d, key) => m.series.filter((r) => r.day === d).reduce((a, r) => a + r[key], 0);
+    const vers = Object.keys(m.versions).sort();
+    out.push(el("div", { class: "grid2" },
+      lineChart(t("metrics.chart.activity"), dayList, [
+        { label: t("metrics.launches"), values: dayList.map((d) => sum(d, "launches")) },
+        { label: t("metrics.errors"), values: dayList.map((d) => sum(d, "errors")) }]),
+      lineChart(t("metrics.chart.error_rate"), dayList, vers.map((v) => ({ label: v, values: dayList.map((d) => {
+        const r = m.series.find((x) => x.day === d && x.version === v);
+        return r && r.sessions ? r.error_sessions / r.sessions : null;
+      }) })), (v) => pct(v, 1)),
+      reachChart(t("metrics.chart.reach"), m.reach, [...new Set(m.reach.flatMap((r) => Object.keys(r.users)))].sort())));
+    out.push(card(t("metrics.by_version"), table([
+      { label: t("version.version"), value: (v) => v },
+      { label: t("metrics.active_users"), value: (v) => fmtNum(m.versions[v].active_users), cls: "num" },
+      { label: t("metrics.launches"), value: (v) => fmtNum(m.versions[v].launches), cls: "num" },
+      { label: t("metrics.sessions"), value: (v) => fmtNum(m.versions[v].sessions), cls: "num" },
+      { label: t("metrics.error_rate"), value: (v) => pct(m.versions[v].error_rate), cls: "num" },
+      { label: t("metrics.crash_free"), value: (v) => pct(m.versions[v].crash_free), cls: "num" },
+    ], vers, { empty: t("metrics.empty") })));
+    out.push(card(t("metrics.top_errors"), table([
+      { label: t("metrics.error"), value: (e) => el("details", { class: "error-stack" }, el("summary", {}, e.message),
+        el("pre", {}, (e.stack || []).join("\n"))) },
+      { label: t("metrics.location"), value: (e) => code(e.location) },
+      { label: t("metrics.count"), value: (e) => fmtNum(e.count), cls: "num" },
+      { label: t("metrics.first_version"), value: (e) => e.first_version },
+      { label: t("metrics.first_seen"), value: (e) => fmtDate(e.first_seen) },
+      { label: t("metrics.last_seen"), value: (e) => fmtDate(e.last_seen) },
+    ], m.top_errors, { empty: t("metrics.no_errors") })));
+    out.push(card(t("metrics.api_calls"), table([
+      { label: t("metrics.api"), value: (c) => code(c.api) },
+      { label: t("metrics.outcome"), value: (c) => badge(t(`metrics.outcome.${c.outcome}`), c.outcome === "granted" ? "green" : c.outcome === "denied" ? "amber" : "red") },
+      { label: t("metrics.count"), value: (c) => fmtNum(c.count), cls: "num" },
+    ], m.api_calls, { empty: t("metrics.no_api_calls") })));
+    return out;
   }
 
   const ALLOW_KEYS = ["request", "socket", "uploadFile", "downloadFile", "webView", "hostApis"];
@@ -1201,7 +1360,7 @@
   }
 
   function parseHash() {
-    const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
+    const parts = location.hash.split("?")[0].replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
     return parts;
   }
 

@@ -17,7 +17,7 @@ from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, delete, select
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
@@ -37,6 +37,7 @@ RETENTION = timedelta(days=30)
 
 class SeenUser(Base):
     __tablename__ = "seen_users"
+    __table_args__ = (Index("ix_seen_users_app_seen", "app_pk", "seen_at"),)
     app_pk: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True)
     user_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     bucket: Mapped[int] = mapped_column(Integer)

@@ -604,7 +604,7 @@ def _rates(sessions: int, error_sessions: int, crashed: int) -> dict[str, float 
             "crash_free": round(1 - crashed / sessions, 6) if sessions else None}
 
 
-_SERIES = ("launches", "sessions", "errors", "page_views")
+_SERIES = ("launches", "sessions", "errors", "page_views", "error_sessions", "crashed_sessions")
 _COL = {c: i for i, c in enumerate(HOURLY_COLUMNS)}
 
 
