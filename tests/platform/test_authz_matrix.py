@@ -150,7 +150,7 @@ def request_kwargs(method: str, path: str, v: Victim, world: World) -> dict[str,
 def fill(path: str, v: Victim) -> str:
     return (path.replace("{app_id}", v.app_id).replace("{version}", v.version).replace("{user_id}", str(v.user_id))
             .replace("{token_id}", str(v.token_id)).replace("{release_id}", str(v.release_id))
-            .replace("{host_id}", v.host_id).replace("{path}", "app.js"))
+            .replace("{host_id}", v.host_id).replace("{path}", "app.js").replace("{order_id}", "wxorder1"))
 
 
 def test_matrix_roles_by_routes_against_other_tenant(world: World, victim: Victim) -> None:

@@ -38,7 +38,7 @@ class Receiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 status = 500 if len(outer.requests) < outer.fail_first else 204
                 outer.requests.append(({k: v for k, v in self.headers.items()}, body, status))

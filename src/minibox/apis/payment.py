@@ -137,6 +137,8 @@ class PaymentService:
         #: challenge and, for TOTP step-up, the user's TOTP secret
         self.risk, self.device, self.step_up, self.totp_secrets = risk, device, step_up, totp_secrets
         self.step_ups: list[StepUpRequest] = []
+        #: told of every payment step: (prepay_id, app_id, user_id, step, data) (the host's telemetry)
+        self.observers: list[Callable[[str, str, str, str, dict[str, Any]], None]] = []
         self._lock = threading.Lock()
         self.merchant_keys: dict[str, rsa.RSAPublicKey] = {}
         self.confirm = confirm
@@ -210,6 +212,12 @@ class PaymentService:
         with self._lock:
             self._db.execute("INSERT INTO payment_events (prepay_id, at, kind, data) VALUES (?, ?, ?, ?)",
                              (prepay_id, self.clock(), kind, json.dumps(data, sort_keys=True)))
+        order = self.order(prepay_id) if self.observers else None
+        for observe in self.observers if order is not None else []:
+            try:
+                observe(prepay_id, order.app_id, order.user_id, kind, {**data, "amount_fen": order.amount_fen})
+            except Exception:  # a record that cannot be sent never stops a payment
+                continue
 
     def dispute_record(self, prepay_id: str) -> dict[str, Any] | None:
         """Everything about one payment, for a dispute: the order, its risk decision, the step-up and

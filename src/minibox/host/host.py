@@ -206,6 +206,8 @@ class Host:
             forms_of=lambda app_id: self.grants.get(app_id, AppGrants()).data_forms)
         self.telemetry = (Telemetry(config.data_dir, config.host_id, self.master_key, config.telemetry)
                           if config.telemetry is not None else None)
+        if self.telemetry is not None:  # every payment step is a transaction record for disputes
+            self.payment.observers.append(self.telemetry.payment_record)
         if self.telemetry is not None and config.telemetry is not None and config.telemetry.base_url:
             self.telemetry.start()  # flush and upload every flush_interval_s
         #: the user's rights: what each mini-program holds about them, and deleting it

@@ -57,11 +57,11 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 #: Event kinds the host records itself; the mini-program's own reports are only `custom` / `log`.
 KINDS = frozenset({"launch", "page_view", "page_stay", "error", "rejection", "crash", "api", "payment",
-                   "custom", "log", "session_end"})
+                   "custom", "log", "session_end", "payment_record"})
 #: APIs of the analytics family: not counted as API calls (they are the pipeline itself).
 ANALYTICS_APIS = frozenset({"reportEvent", "RealtimeLogManager.log", "Performance.getEntries"})
 #: Kinds that are written to the spool at once (a crash may follow).
-URGENT = frozenset({"error", "rejection", "crash", "payment"})
+URGENT = frozenset({"error", "rejection", "crash", "payment", "payment_record"})
 URGENT_FLUSH_S = 0.1
 MAX_TEXT = 300
 MAX_STACK_FRAMES = 8
@@ -566,6 +566,26 @@ class Telemetry:
             # not turn into an fsync loop on the instance's thread)
             due = len(self._buffer) >= self.config.batch_size or (
                 kind in URGENT and time.monotonic() - self._last_flush >= URGENT_FLUSH_S)
+        if due:
+            self.flush()
+
+    def payment_record(self, prepay_id: str, app_id: str, user_id: str, kind: str, data: dict[str, Any]) -> None:
+        """One step of a payment (risk decision, step-up, confirmation, settlement) for the platform's
+        dispute lookup by order id. A transaction record, not analytics: it is kept whatever the
+        user's analytics consent, and carries no more than the pseudonym, the amount and the step."""
+        keep = {k: data[k] for k in ("outcome", "score", "method", "passed", "confirmed", "paid", "why",
+                                     "amount_fen") if k in data}
+        if "reasons" in data:
+            keep["rules"] = [str(r.get("rule", ""))[:64] for r in data["reasons"] if isinstance(r, dict)][:20]
+        event = {"k": "payment_record", "t": int(time.time() * 1000), "a": app_id,
+                 "v": self.versions.get(app_id, "dev"), "u": self.pseudonym(app_id, user_id), "s": "0",
+                 "n": str(prepay_id)[:64], "d": {"step": str(kind)[:32], **keep}}
+        with self._lock:
+            if len(self._buffer) >= self.config.max_buffer:
+                self.dropped += 1
+                return
+            self._buffer.append(event)
+            due = time.monotonic() - self._last_flush >= URGENT_FLUSH_S
         if due:
             self.flush()
 

@@ -39,6 +39,7 @@ POLICY: dict[str, frozenset[str]] = {
     "advisories.read": _GOVERN,
     "advisories.manage": frozenset({ADMIN}),
     "deletions.read": frozenset({ADMIN}),
+    "payments.read": frozenset({ADMIN, OPERATOR}),
     "deletions.manage": frozenset({ADMIN}),
     "telemetry.read": _GOVERN,
 }

@@ -240,8 +240,8 @@
   };
   const can = (action) => !!me && (CAN[action] || []).includes(me.role);
   const NAV = {
-    admin: ["apps", "hosts", "users"], developer: ["apps", "reviews", "tokens"], reviewer: ["reviews", "apps"],
-    operator: ["apps", "hosts"], auditor: ["audit"],
+    admin: ["apps", "hosts", "users", "payments"], developer: ["apps", "reviews", "tokens"], reviewer: ["reviews", "apps"],
+    operator: ["apps", "hosts", "payments"], auditor: ["audit"],
   };
 
   // ---- version state: uploaded, in review, approved, released to X%, rolled back, taken down -------------------
@@ -1275,6 +1275,36 @@
       el("span", { class: "muted" }, t("audit.page", { n: auditState.cursors.length + 1 })),
       button(t("audit.older"), () => { auditState.cursors.push(entries[entries.length - 1].seq); route(); }, "",
         { disabled: entries.length < AUDIT_PAGE })))];
+  };
+
+  // ---- payments: one payment's steps by order id, for a dispute ---------------------------------------------
+  const paymentState = { order: "" };
+  views.payments = async () => {
+    const out = el("div", { class: "payment-result", role: "status" });
+    const lookup = form([field("order", t("pay.order"), input({ value: paymentState.order, placeholder: "wx…", maxlength: 64 }))],
+      t("pay.lookup"), async (vals) => {
+        paymentState.order = (vals.order || "").trim();
+        if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(paymentState.order)) { fieldError(lookup, "order", t("pay.bad_order")); return; }
+        route();
+      }, { cls: "filters" });
+    if (paymentState.order) {
+      try {
+        const r = await api("GET", `/api/v1/payments/${encodeURIComponent(paymentState.order)}`);
+        out.append(card(t("pay.order_title", { order: r.order_id }), [
+          el("p", {}, t("pay.where", { app: r.app_id, host: r.host_id, version: r.version })),
+          table([
+            { label: t("common.when"), value: (x) => fmtDate(x.at), cls: "when" },
+            { label: t("pay.step"), value: (x) => code(x.step) },
+            { label: t("pay.detail"), value: (x) => el("span", { class: "details" }, JSON.stringify(
+              Object.fromEntries(Object.entries(x).filter(([k]) => !["at", "step", "host_id"].includes(k))))) },
+          ], r.steps, { empty: t("pay.none") }),
+          el("a", { class: "btn", href: `/api/v1/payments/${encodeURIComponent(r.order_id)}?download=true`,
+                    download: `payment-${r.order_id}.json` }, t("pay.export"))]));
+      } catch (e) {
+        out.append(notice(e instanceof ApiError && e.status === 404 ? t("pay.not_found") : explain(e), "error"));
+      }
+    }
+    return [pageHead(t("pay.title"), t("pay.sub")), card(null, lookup), out];
   };
 
   views.account = async () => [

@@ -65,3 +65,21 @@ def app_metrics(app_id: AppId, p: Annotated[Principal, requires("telemetry.read"
                 ) -> dict[str, Any]:
     with platform.db.read() as s:
         return service.app_metrics(Ctx(s, platform, p), app_id, since, until, version)
+
+
+@router.get("/payments/{order_id}", summary="A payment's steps as hosts reported them, for a dispute (by order id)")
+def payment(order_id: Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_.:-]{1,64}$")],
+            p: Annotated[Principal, requires("payments.read")], platform: PlatformDep,
+            download: Annotated[bool, Query()] = False) -> Any:
+    from minibox.platform.errors import NotFound
+
+    with platform.db.read() as s:
+        record = service.payment_records(s, p.org_id, order_id)
+        if record is None:
+            raise NotFound("no payment with this order id", code="no_payment")
+        Ctx(s, platform, p)  # the lookup is audited below, in its own unit of work
+    with platform.db.write() as s:
+        Ctx(s, platform, p).audit("payment.lookup", f"order:{order_id}", {"download": download})
+    if download:
+        return JSONResponse(record, headers={"Content-Disposition": f'attachment; filename="payment-{order_id}.json"'})
+    return record

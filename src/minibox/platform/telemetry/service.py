@@ -41,7 +41,7 @@ from minibox.platform.context import Ctx, Platform
 from minibox.platform.db import Database
 from minibox.platform.errors import Forbidden, InvalidInput, PlatformError, TooLarge, Unauthenticated
 from minibox.platform.hosts import service as hosts
-from minibox.platform.hosts.models import HostApp
+from minibox.platform.hosts.models import Host, HostApp
 from minibox.platform.telemetry.models import (
     TelemetryApiDaily,
     TelemetryAppSalt,
@@ -68,7 +68,7 @@ MAX_RANGE_DAYS = ROLLUP_RETENTION_DAYS
 #: Upper bounds (ms) of the launch-time histogram buckets; the last bucket is open.
 LAUNCH_BUCKETS_MS = (50, 100, 150, 200, 300, 400, 500, 750, 1000, 1500, 2000, 3000, 5000, 8000, 13000, 20000)
 KINDS = frozenset({"launch", "page_view", "page_stay", "error", "rejection", "crash", "api", "payment",
-                   "custom", "log", "session_end"})
+                   "custom", "log", "session_end", "payment_record"})
 OUTCOMES = frozenset({"granted", "denied", "failed"})
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _SID = re.compile(r"^[0-9a-f]{1,32}$")
@@ -323,6 +323,22 @@ def _salts(s: Session, app_pks: Iterable[int]) -> dict[int, bytes]:
                               ["app_pk"], {})
             got[pk] = s.execute(select(TelemetryAppSalt.salt).where(TelemetryAppSalt.app_pk == pk)).scalar_one()
     return got
+
+
+def payment_records(s: Session, org_id: int, order_id: str) -> dict[str, Any] | None:
+    """Every step hosts reported for one payment (risk decision, step-up, confirmation, settlement),
+    in time order, for a dispute; None when no app of the organisation has this order."""
+    rows = s.execute(select(TelemetryEvent, App.app_id, Host.host_id)
+                     .join(App, App.id == TelemetryEvent.app_pk).join(Host, Host.id == TelemetryEvent.host_pk)
+                     .where(App.org_id == org_id, TelemetryEvent.kind == "payment_record",
+                            TelemetryEvent.name == order_id)
+                     .order_by(TelemetryEvent.ts, TelemetryEvent.id).limit(500)).all()
+    if not rows:
+        return None
+    first = rows[0]
+    return {"order_id": order_id, "app_id": first[1], "host_id": first[2], "user": first[0].user,
+            "version": first[0].version,
+            "steps": [{"at": e.ts.isoformat(), "host_id": h, **e.data} for e, _a, h in rows]}
 
 
 def forget_user(s: Session, app_pk: int, host_pseudonym: str) -> int:
