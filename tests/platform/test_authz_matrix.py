@@ -133,6 +133,7 @@ def request_kwargs(method: str, path: str, v: Victim, world: World) -> dict[str,
         ("PUT", "/api/v1/org/upload-keys"): {"keys": []},
         ("POST", "/api/v1/deletions"): {"user_id": "u1", "reason": "asked"},
         ("POST", "/api/v1/apps/{app_id}/releases/preview"): {"rules": {"percentage": 10}},
+        ("POST", "/api/v1/apps/{app_id}/versions/{version}/override-advisories"): {"reason": "accepted by the bank"},
         ("PATCH", "/api/v1/me/preferences"): {"locale": "en"},
         ("POST", "/api/v1/me/password"): {"old_password": PASSWORD, "new_password": f"New-Password-{u}"},
     }

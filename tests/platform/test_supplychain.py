@@ -162,3 +162,35 @@ def test_upload_report_matches_advisories_and_critical_blocks_submission(world: 
     assert other.status_code == 404
     counts = world.client.get("/api/v1/advisories", headers=auth(world.b, "admin")).json()["by_severity"]
     assert counts["critical"] == 0
+
+
+def test_vant_with_a_planted_advisory_blocks_until_a_reviewer_overrides(world: World, app: str, tmp_path: Path) -> None:
+    from tests.components.vant import VANT_VERSION, build_vant_project
+
+    root = build_vant_project(tmp_path / "vant", {"button": "<van-button>ok</van-button>"})
+    (root / "package-lock.json").write_text(json.dumps({"lockfileVersion": 3, "packages": {
+        "node_modules/@vant/weapp": {"version": VANT_VERSION, "license": "MIT"}}}))
+    pkgs = {p.name: p for p in scan(root)}
+    assert pkgs["@vant/weapp"].version == VANT_VERSION and len(pkgs["@vant/weapp"].files) > 300
+    r = import_feed(world, [osv_record("GHSA-vant-planted", "@vant/weapp",
+                                       [{"introduced": "1.0.0"}, {"fixed": "1.11.8"}], "CRITICAL")])
+    assert r.status_code == 200, r.text
+    res = upload(world, root)
+    body = res.json()
+    assert res.status_code == 201 and body["status"] == "check_failed", res.text
+    [vuln] = [f for f in body["report"]["findings"] if f["rule"] == "deps.vulnerable"]
+    assert "GHSA-vant-planted" in vuln["message"] and vuln["severity"] == "error"
+    path = f"/api/v1/apps/{APP}/versions/{body['version']}"
+    # a developer cannot override; a reviewer can, with a reason, and the finding stays on record
+    assert world.client.post(f"{path}/override-advisories", headers=auth(world.a, "developer"),
+                             json={"reason": "accepted by the bank"}).status_code == 403
+    short = world.client.post(f"{path}/override-advisories", headers=auth(world.a, "reviewer"), json={"reason": "ok"})
+    assert short.status_code == 422
+    ok = world.client.post(f"{path}/override-advisories", headers=auth(world.a, "reviewer"),
+                           json={"reason": "not reachable: the affected component is not used"})
+    assert ok.status_code == 200 and ok.json()["status"] == "checked", ok.text
+    report = world.client.get(path, headers=auth(world.a, "reviewer")).json()["report"]
+    [kept] = [f for f in report["findings"] if f["rule"] == "deps.vulnerable"]
+    assert kept["overridden"] and report["overrides"][0]["reason"].startswith("not reachable")
+    submit = world.client.post(f"{path}/submit", headers=auth(world.a, "developer"), json={"comment": "go"})
+    assert submit.status_code == 200, submit.text

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Response, UploadFile
+from pydantic import BaseModel, Field
 
 from minibox.platform.apps import service as apps
-from minibox.platform.apps.routes import AppId, VersionStr
+from minibox.platform.apps.routes import AppId, PlainText, VersionStr
 from minibox.platform.context import Ctx, Principal
 from minibox.platform.deps import PlatformDep, requires
 from minibox.platform.errors import NotFound, TooLarge
@@ -45,3 +46,18 @@ def get_sbom(app_id: AppId, version: VersionStr, p: Annotated[Principal, require
     if not sha:
         raise NotFound("this version was uploaded before SBOMs were kept", code="no_sbom")
     return Response(platform.blobs.get(sha), media_type="application/vnd.cyclonedx+json")
+
+
+class OverrideIn(BaseModel):
+    reason: Annotated[str, Field(min_length=10, max_length=2000, pattern=PlainText)]
+
+
+@router.post("/apps/{app_id}/versions/{version}/override-advisories",
+             summary="A reviewer accepts the version's blocking advisories, with a reason")
+def override_advisories(app_id: AppId, version: VersionStr, body: OverrideIn,
+                        p: Annotated[Principal, requires("review.decide")], platform: PlatformDep) -> dict[str, Any]:
+    from minibox.platform.apps.routes import version_json
+
+    with platform.db.write() as s:
+        return version_json(service.override(Ctx(s, platform, p), app_id, version, body.reason))
+

@@ -134,3 +134,32 @@ def apply_findings(report: dict[str, Any], found: list[dict[str, Any]]) -> dict[
     kept = [f for f in report.get("findings", []) if not str(f.get("rule", "")).startswith("deps.")]
     merged = [*kept, *found]
     return {**report, "findings": merged, "passed": not any(f.get("severity") == "error" for f in merged)}
+
+
+def override(ctx: Ctx, app_id: str, version: str, reason: str) -> Any:
+    """A reviewer accepts a version's blocking advisories with a reason (the risk is the bank's to
+    take): those findings stay in the report, marked overridden, and no longer block submission."""
+    from minibox.platform.apps import service as apps
+    from minibox.platform.errors import Conflict
+
+    assert ctx.actor is not None
+    _app, v = apps.get_version(ctx, app_id, version)
+    if v.status != apps.CHECK_FAILED:
+        raise Conflict(f"version is {v.status}: nothing blocks it", code="bad_state")
+    report = dict(v.report)
+    findings = [dict(f) for f in report.get("findings", [])]
+    blocking = [f for f in findings if f.get("rule") == "deps.vulnerable" and f.get("severity") == "error"]
+    if not blocking:
+        raise Conflict("only blocking advisories can be overridden; fix the other errors", code="not_overridable")
+    for f in blocking:
+        f["severity"], f["overridden"] = "warning", True
+    report["findings"] = findings
+    report["overrides"] = [*report.get("overrides", []), {
+        "by": ctx.actor.user_id, "reason": reason, "findings": [f["message"][:200] for f in blocking]}]
+    report["passed"] = not any(f.get("severity") == "error" for f in findings)
+    v.report = report
+    if report["passed"]:
+        v.status = apps.CHECKED
+    ctx.audit("advisories.override", f"app:{app_id}@{version}", {"reason": reason, "findings": len(blocking)})
+    return v
+
