@@ -156,14 +156,20 @@ def test_release_form_sets_a_guard_on_a_gray_release(world: World, chromium: Any
     assert page.input_value("input[name='guard.max_error_ratio']") == "1.5"
     assert page.input_value("input[name='guard.min_crash_free']") == "99.5"
     assert page.input_value("input[name='guard.min_sessions']") == "500"
-    page.fill("input[name='guard.min_crash_free']", "150")  # 1.5: refused by the API, shown at the field
+    page.fill("input[name='guard.min_crash_free']", "150")  # not a percentage: refused at the field
     page.click("form.release button[type=submit]")
-    op.confirm("Release")
-    page.wait_for_selector(".field[data-field='guard.min_crash_free'].invalid", timeout=WAIT)
+    page.wait_for_selector(".field[data-field='guard.min_crash_free'].invalid .field-error:has-text('from 0 to 100')",
+                           timeout=WAIT)
     page.fill("input[name='guard.min_crash_free']", "99")
     page.fill("input[name='guard.min_sessions']", "200")
-    op.shot("41-release-guard")
+    page.fill("input[name='guard.max_error_ratio']", "0.5")
     page.click("form.release button[type=submit]")
+    page.wait_for_selector(".field[data-field='guard.max_error_ratio'].invalid .field-error:has-text('from 1 to 100')",
+                           timeout=WAIT)
+    op.shot("41-release-guard")
+    page.fill("input[name='guard.max_error_ratio']", "1.5")
+    page.click("form.release button[type=submit]")
+    assert "Errors ≤ 1.5× the full release, crash-free ≥ 99.00%, over ≥ 200 sessions" in page.inner_text("dialog.modal")
     op.confirm("Release")
     op.toast("1.1.0 released.")
     releases = ok(world.client.get(f"/api/v1/apps/{app_id}/releases", headers=auth(world.a, "operator"))).json()

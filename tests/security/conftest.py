@@ -25,7 +25,8 @@ from minibox.policy import AppGrants, close_services, make_services, register_al
 
 MASTER_KEY = b"k" * 32
 HOST = "bank-host"
-CERT_NAMES = ["good.test", "api.good.test", "other.test", "evil.test", "ws.good.test", "xn--80ak6aa92e.com"]
+CERT_NAMES = ["good.test", "api.good.test", "other.test", "evil.test", "ws.good.test", "xn--80ak6aa92e.com",
+              "ai.bank.example"]
 
 
 # -- TLS material -------------------------------------------------------------------------------

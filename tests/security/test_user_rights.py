@@ -69,6 +69,14 @@ def test_overview_and_one_action_deletion(tmp_path: Path, make_project) -> None:
         assert host.user_data.overview("alice") == []
     finally:
         host.close()
+    # a restart brings nothing back (no cache, journal or spool holds it)
+    again = Host(HostConfig(data_dir=tmp_path, consent=lambda r: True, privacy=lambda r: "agree"))
+    try:
+        again.grants.update({A: AppGrants(), B: AppGrants()})
+        assert again.user_data.overview("alice") == []
+        assert again.storage.info(Owner(again.config.host_id, B, "alice"))["keys"] == []
+    finally:
+        again.close()
 
 
 def test_file_retention_removes_old_files_only(tmp_path: Path, make_project) -> None:

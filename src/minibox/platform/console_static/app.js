@@ -692,7 +692,8 @@
       { label: t("release.kind"), value: (r) => t(`release.kind.${r.kind}`) },
       { label: t("release.audience"), value: (r) => rulesText(r.rules) },
       { label: t("version.build"), value: (r) => String(r.build), cls: "num" },
-      { label: t("release.status"), value: (r) => r.active ? badge(t("release.active"), "green") : badge(t("release.ended"), "grey") },
+      { label: t("release.status"), value: (r) => r.active ? badge(t("release.active"), "green")
+        : r.guard_state && r.guard_state.decision === "fail" ? badge(t("guard.stopped_by"), "red") : badge(t("release.ended"), "grey") },
       { label: t("release.note"), value: (r) => r.note },
       { label: t("common.when"), value: (r) => fmtDate(r.created_at) },
     ], releases.slice().reverse(), { empty: t("release.none") })));
@@ -765,12 +766,21 @@
         if (!Object.keys(rules).length) { fieldError(f, "percentage", t("rules.empty")); return; }
         body.rules = rules;
         if ((vals.guard_on || []).length) {
-          body.guard = { max_error_ratio: Number(vals["guard.max_error_ratio"]),
-            min_crash_free: Number(vals["guard.min_crash_free"]) / 100,
-            min_sessions: Number(vals["guard.min_sessions"]) };
+          const g = { max_error_ratio: Number(vals["guard.max_error_ratio"]),
+            min_crash_free: Number(vals["guard.min_crash_free"]) / 100, min_sessions: Number(vals["guard.min_sessions"]) };
+          let bad = false;
+          if (!(g.max_error_ratio >= 1 && g.max_error_ratio <= 100)) bad = fieldError(f, "guard.max_error_ratio", t("guard.bad_ratio"));
+          if (!(g.min_crash_free >= 0 && g.min_crash_free <= 1)) bad = fieldError(f, "guard.min_crash_free", t("guard.bad_crash_free"));
+          if (!(Number.isInteger(g.min_sessions) && g.min_sessions >= 1)) bad = fieldError(f, "guard.min_sessions", t("guard.bad_sessions"));
+          if (bad) { f.querySelector(".form-error").textContent = t("form.fix_fields"); return; }
+          body.guard = g;
         }
       }
-      const what = vals.mode === "gray" ? rulesText(body.rules) : t("release.everyone");
+      let what = vals.mode === "gray" ? rulesText(body.rules) : t("release.everyone");
+      if (body.guard) {
+        what += ` · ${t("guard.title")}: ${t("guard.summary", { ratio: body.guard.max_error_ratio, crash: pct(body.guard.min_crash_free),
+          n: body.guard.min_sessions, base: t("guard.full_release") })}`;
+      }
       if (!await confirmModal(t("release.new"), t("release.confirm", { v: vals.version, what }), t("release.btn"), "primary")) return;
       await api("POST", `${appPath(app.app_id)}/releases`, body);
       toast(t("release.released", { v: vals.version }));
