@@ -134,7 +134,7 @@ def test_metrics_tab_shows_figures_and_charts(world: World, chromium: Any, shots
 
 def test_release_form_sets_a_guard_on_a_gray_release(world: World, chromium: Any, shots: Path,  # noqa: F811
                                                      tmp_path: Path) -> None:
-    app_id, _creds = app_with_host(world, "guarded")
+    app_id, creds = app_with_host(world, "guarded")
     ok(world.client.post(f"/api/v1/apps/{app_id}/members", headers=auth(world.a, "admin"),
                          json={"user_id": world.a.users["developer"].user_id}))
     for v in ("1.0.0", "1.1.0"):
@@ -184,4 +184,15 @@ def test_release_form_sets_a_guard_on_a_gray_release(world: World, chromium: Any
     page = op.go(f"/apps/{app_id}/releases")
     assert "Waiting for sessions" in page.inner_text(".guard-cell")
     op.shot("42-release-guard-state", both=True)
+
+    # the new version errors in half its sessions: the guard stops it, the history says so
+    now = int(time.time() * 1000)
+    ingest(world, creds, [ev("session_end", app_id, v, now, secrets.token_hex(16),
+                             data={"errors": 1 if (v == "1.1.0" and i % 2) or (v == "1.0.0" and i < 2) else 0})
+                          for v in ("1.0.0", "1.1.0") for i in range(200)])
+    assert rguard.evaluate_release(world.platform, gray["id"])["decision"] == "fail"
+    page = op.go(f"/apps/{app_id}/releases")
+    assert page.locator(".guard-cell").count() == 0  # only the full release is live
+    page.wait_for_selector(".card:has(h2:has-text('Release history')) .badge:has-text('Stopped by its guard')",
+                           timeout=WAIT)
     op.close()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import string
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -125,7 +127,8 @@ def _publish_example(platform: Platform, who: dict[str, Principal], example: Pat
 
 def _demo_story(platform: Platform, who: dict[str, Principal], app_id: str, example: Path) -> None:
     """More of an app's life for the console to show: 1.1.0 approved and released to 10% of users
-    (grayscale over the full 1.0.0), 1.2.0 waiting for review, 1.3.0 uploaded and checked."""
+    (grayscale over the full 1.0.0), 1.2.0 waiting for review, 1.2.1 rejected, 1.3.0 uploaded and
+    checked, 1.4.0 with failed checks; and a second app rolled back, then taken down."""
     data = zip_dir(example)
     for version, note in (("1.1.0", "faster checkout"), ("1.2.0", "new coupons page"), ("1.3.0", "work in progress")):
         with platform.db.write() as s:
@@ -139,6 +142,43 @@ def _demo_story(platform: Platform, who: dict[str, Principal], app_id: str, exam
     with platform.db.write() as s:
         release.release(Ctx(s, platform, who["operator"]), app_id, "1.1.0", rules={"percentage": 10},
                         note="grayscale: 10% first")
+    # a rejected version, and one whose checks failed (a page that does not compile: file:line:col)
+    with platform.db.write() as s:
+        apps.upload_version(Ctx(s, platform, who["developer"]), app_id, version="1.2.1", build=None,
+                            description="quick fix", kind="source", data=data)
+    with platform.db.write() as s:
+        review.submit(Ctx(s, platform, who["developer"]), app_id, "1.2.1", "urgent")
+    with platform.db.write() as s:
+        review.decide(Ctx(s, platform, who["reviewer"]), app_id, "1.2.1", approve=False,
+                      comment="the coupon terms page is missing")
+    with tempfile.TemporaryDirectory() as tmp:
+        broken = Path(shutil.copytree(example, Path(tmp) / example.name))
+        page = next(iter(sorted(broken.rglob("pages/*/*.wxml"))), None)
+        if page is not None:
+            page.write_text(page.read_text() + "\n<view>{{ unclosed\n")
+            with platform.db.write() as s:
+                apps.upload_version(Ctx(s, platform, who["developer"]), app_id, version="1.4.0", build=None,
+                                    description="refactoring", kind="source", data=zip_dir(broken))
+    # a second app that was rolled back and then taken down
+    legacy = app_id[:40] + "-legacy"
+    with platform.db.write() as s:
+        actx = Ctx(s, platform, who["admin"])
+        apps.create_app(actx, legacy, f"{example.name} (legacy)", "Retired: rolled back, then taken down")
+        apps.add_member(actx, legacy, who["developer"].user_id)
+    for version in ("1.0.0", "1.1.0"):
+        with platform.db.write() as s:
+            apps.upload_version(Ctx(s, platform, who["developer"]), legacy, version=version, build=None,
+                                description="legacy", kind="source", data=data)
+        with platform.db.write() as s:
+            review.submit(Ctx(s, platform, who["developer"]), legacy, version, "")
+        with platform.db.write() as s:
+            review.decide(Ctx(s, platform, who["reviewer"]), legacy, version, approve=True, comment="ok")
+        with platform.db.write() as s:
+            release.release(Ctx(s, platform, who["operator"]), legacy, version, rules=None, note="")
+    with platform.db.write() as s:
+        release.rollback(Ctx(s, platform, who["operator"]), legacy, "1.0.0", "1.1.0 broke the login page")
+    with platform.db.write() as s:
+        release.takedown(Ctx(s, platform, who["operator"]), legacy, "replaced by the new app")
 
 
 def describe(state: DemoState, url: str) -> str:

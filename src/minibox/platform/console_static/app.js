@@ -778,7 +778,7 @@
       }
       let what = vals.mode === "gray" ? rulesText(body.rules) : t("release.everyone");
       if (body.guard) {
-        what += ` · ${t("guard.title")}: ${t("guard.summary", { ratio: body.guard.max_error_ratio, crash: pct(body.guard.min_crash_free),
+        what += ` · ${t("guard.title")}: ${t("guard.summary", { ratio: body.guard.max_error_ratio, crash: fmtPct(body.guard.min_crash_free),
           n: body.guard.min_sessions, base: t("guard.full_release") })}`;
       }
       if (!await confirmModal(t("release.new"), t("release.confirm", { v: vals.version, what }), t("release.btn"), "primary")) return;
@@ -805,11 +805,11 @@
       el("label", { class: "check" }, on, ` ${t("guard.enable")}`),
       el("p", { class: "hint" }, t("guard.explain")), inputs);
   }
-  function pct(x, digits) { return x == null ? "–" : `${(x * 100).toFixed(digits == null ? 2 : digits)}%`; }
+  function fmtPct(x, digits) { return x == null ? "–" : `${(x * 100).toFixed(digits == null ? 2 : digits)}%`; }
   function guardCell(r) {
     if (!r.guard) return r.kind === "gray" ? el("span", { class: "muted" }, t("guard.none")) : "";
     const g = r.guard;
-    const text = t("guard.summary", { ratio: g.max_error_ratio, crash: pct(g.min_crash_free), n: g.min_sessions, base: g.baseline });
+    const text = t("guard.summary", { ratio: g.max_error_ratio, crash: fmtPct(g.min_crash_free), n: g.min_sessions, base: g.baseline });
     const st = r.guard_state;
     const kind = !st ? "grey" : st.decision === "fail" ? "red" : st.decision === "pass" ? "green" : "amber";
     return el("div", { class: "guard-cell" }, el("div", {}, text),
@@ -852,7 +852,7 @@
     const bw = (W - L - R) / Math.max(1, reach.length);
     const y = (q) => T + (H - T - B) * (1 - q);
     const grid = [0, 0.5, 1].map((q) => [svg("line", { x1: L, x2: W - R, y1: y(q), y2: y(q), class: "grid" }),
-      svg("text", { x: L - 6, y: y(q) + 4, class: "axis", "text-anchor": "end" }, pct(q, 0))]);
+      svg("text", { x: L - 6, y: y(q) + 4, class: "axis", "text-anchor": "end" }, fmtPct(q, 0))]);
     const step = Math.max(1, Math.ceil(reach.length / 7));
     const bars = reach.map((r, i) => {
       const total = Object.values(r.users).reduce((a, b) => a + b, 0) || 1;
@@ -860,7 +860,7 @@
       return svg("g", {}, versions.map((v, k) => {
         const share = (r.users[v] || 0) / total;
         const rect = svg("rect", { x: L + i * bw + 1, width: Math.max(1, bw - 2), y: y(acc + share), height: (H - T - B) * share, class: `bar s${k}` },
-          svg("title", {}, `${v} · ${fmtDay(r.day)}: ${pct(share, 1)} (${fmtNum(r.users[v] || 0)})`));
+          svg("title", {}, `${v} · ${fmtDay(r.day)}: ${fmtPct(share, 1)} (${fmtNum(r.users[v] || 0)})`));
         acc += share;
         return share ? rect : null;
       }), i % step === 0 ? svg("text", { x: L + i * bw + bw / 2, y: H - 8, class: "axis", "text-anchor": "middle" }, fmtDay(r.day)) : null);
@@ -896,8 +896,8 @@
       stat(t("metrics.active_users"), fmtNum(m.active_users), "m-users"),
       stat(t("metrics.launches"), fmtNum(m.launches), "m-launches"),
       stat(t("metrics.sessions"), fmtNum(m.sessions), "m-sessions"),
-      stat(t("metrics.error_rate"), pct(m.error_rate), "m-error-rate"),
-      stat(t("metrics.crash_free"), pct(m.crash_free), "m-crash-free"),
+      stat(t("metrics.error_rate"), fmtPct(m.error_rate), "m-error-rate"),
+      stat(t("metrics.crash_free"), fmtPct(m.crash_free), "m-crash-free"),
       stat(t("metrics.p50"), m.launch_ms.p50 == null ? "–" : `${fmtNum(m.launch_ms.p50)} ms`, "m-p50"),
       stat(t("metrics.p95"), m.launch_ms.p95 == null ? "–" : `${fmtNum(m.launch_ms.p95)} ms`, "m-p95")));
     if (!m.series.length && !m.reach.length) {
@@ -914,15 +914,15 @@
       lineChart(t("metrics.chart.error_rate"), dayList, vers.map((v) => ({ label: v, values: dayList.map((d) => {
         const r = m.series.find((x) => x.day === d && x.version === v);
         return r && r.sessions ? r.error_sessions / r.sessions : null;
-      }) })), (v) => pct(v, 1)),
+      }) })), (v) => fmtPct(v, 1)),
       reachChart(t("metrics.chart.reach"), m.reach, [...new Set(m.reach.flatMap((r) => Object.keys(r.users)))].sort())));
     out.push(card(t("metrics.by_version"), table([
       { label: t("version.version"), value: (v) => v },
       { label: t("metrics.active_users"), value: (v) => fmtNum(m.versions[v].active_users), cls: "num" },
       { label: t("metrics.launches"), value: (v) => fmtNum(m.versions[v].launches), cls: "num" },
       { label: t("metrics.sessions"), value: (v) => fmtNum(m.versions[v].sessions), cls: "num" },
-      { label: t("metrics.error_rate"), value: (v) => pct(m.versions[v].error_rate), cls: "num" },
-      { label: t("metrics.crash_free"), value: (v) => pct(m.versions[v].crash_free), cls: "num" },
+      { label: t("metrics.error_rate"), value: (v) => fmtPct(m.versions[v].error_rate), cls: "num" },
+      { label: t("metrics.crash_free"), value: (v) => fmtPct(m.versions[v].crash_free), cls: "num" },
     ], vers, { empty: t("metrics.empty") })));
     out.push(card(t("metrics.top_errors"), table([
       { label: t("metrics.error"), value: (e) => el("details", { class: "error-stack" }, el("summary", {}, e.message),
