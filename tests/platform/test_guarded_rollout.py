@@ -23,7 +23,7 @@ from minibox.platform.server import open_platform
 from minibox.platform.webhooks import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, Notifier, verify
 
 from .conftest import project_zip
-from .test_telemetry import APP, Env, batch, make_env, sessions
+from .test_telemetry import APP, PROJECT, Env, batch, make_env, sessions, write_project
 
 SECRET = "webhook-test-secret"
 GUARD = {"max_error_ratio": 1.5, "min_crash_free": 0.995, "min_sessions": 500}
@@ -264,3 +264,49 @@ def test_guard_validation(env: Env, tmp_path: Path) -> None:
     with env.platform.db.read() as s:
         entry = s.execute(select(AuditEntry).where(AuditEntry.action == "release.gray")).scalars().one()
     assert json.loads(entry.details)["guard"]["min_sessions"] == 1000
+
+
+def test_a_real_host_running_a_version_that_throws_gets_its_guarded_rollout_stopped(env: Env, tmp_path: Path,
+                                                                                    receiver: Receiver) -> None:
+    """The issue's end to end: a host runs the mini-program (1.0.0 fine, 1.1.0 throws on a page), uploads its
+    telemetry signed over HTTP; the platform's evaluator stops the guarded 10% rollout; the audit says so."""
+    from minibox.host import Host, HostConfig
+    from minibox.testing import launch
+
+    env.platform.notifier = Notifier(receiver.url, SECRET, backoff_s=0.05)
+    released_app(env, tmp_path)
+    rel = gray(env, {"min_sessions": 3})
+    fine = write_project(tmp_path / "fine", {**PROJECT, "pages/bad/bad.js": "Page({ onLoad() {} })\n"})
+    throws = write_project(tmp_path / "throws")
+    host = Host(HostConfig(data_dir=tmp_path / "host", host_id=env.host_id,
+                           telemetry=env.telemetry_config(flush_interval_s=3600)))
+    try:
+        for version, project in (("1.0.0", fine), ("1.1.0", throws)):
+            host.telemetry.versions[APP] = version
+            for user in ("ann", "bo", "cy"):
+                mp = launch(project, host=host, app_id=APP, user=f"{user}-{version}")
+                try:
+                    mp.current_page.query_selector(".go").tap()
+                    mp.wait_idle()
+                    assert bool(mp.instance.errors) == (version == "1.1.0")
+                finally:
+                    mp.close()
+        out = host.telemetry.upload()
+        assert out["pending"] == 0 and out["rejected"] == 0, out
+    finally:
+        host.close()
+
+    env.platform.guard = rguard.GuardWatcher(env.platform, 0.05).start()
+    try:
+        eventually(lambda: not release_row(env, rel["id"]).active)
+    finally:
+        env.platform.guard.stop()
+    why = json.loads(stops(env)[-1].details)["why"]
+    assert stops(env)[-1].actor == "system" and why["new"]["sessions"] == 3 and why["new"]["error_sessions"] == 3
+    assert why["old"]["sessions"] == 3 and why["old"]["error_sessions"] == 0 and "error rate" in why["reasons"][0]
+    headers, body = eventually(receiver.delivered)[0]
+    assert verify(SECRET, body, headers[SIGNATURE_HEADER]) and json.loads(body)["release_id"] == rel["id"]
+    # the errors reached the dashboard figures too
+    m = call(env, "operator", "GET", f"/api/v1/apps/{APP}/metrics", 200, params={"version": "1.1.0"}).json()
+    assert m["error_rate"] == 1.0 and "bad page blew up" in m["top_errors"][0]["message"]
+    env.platform.notifier.close()
