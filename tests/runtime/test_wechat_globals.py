@@ -45,3 +45,37 @@ def test_canvas_context_records_and_hands_the_drawing_to_the_view(make_project) 
         [draw] = [m for m in mp.view.view_calls if m.get("api") == "canvasDraw"]
         assert draw["canvasId"] == "c"
         assert not mp.errors
+
+
+REJECTING = """
+App({ rejections: [], onUnhandledRejection(r) { this.rejections.push(String(r.reason && r.reason.message)) } })
+"""
+REJECTING_PAGE = """
+Page({
+  data: { seen: [] },
+  async onLoad() {
+    wx.onUnhandledRejection((r) => this.setData({ seen: this.data.seen.concat(['wx:' + r.reason.message]) }))
+    await null
+    throw new Error('async onLoad failed')
+  },
+  async tap() { throw new Error('async tap failed') },
+  caught() { return Promise.reject(new Error('handled')).catch(() => 'fine') },
+  report() { return getApp().rejections },
+})
+"""
+
+
+def test_unhandled_rejections_of_async_lifecycles_and_handlers(make_project) -> None:
+    project: Path = make_project({"app.js": REJECTING, "pages/p/p.wxml": "<view id='b' bindtap='tap'>b</view>",
+                                  "pages/p/p.js": REJECTING_PAGE})
+    with launch(project) as mp:
+        page = mp.current_page
+        page.query_selector("#b").tap()
+        page.call_method("caught")
+        mp.wait_idle()
+        rejections = [e for e in mp.errors if e.get("kind") == "rejection"]
+        assert [e["message"] for e in rejections] == ["Unhandled promise rejection: async onLoad failed",
+                                                      "Unhandled promise rejection: async tap failed"]
+        assert "pages/p/p.js:" in rejections[0]["stack"]
+        assert page.call_method("report") == ["async onLoad failed", "async tap failed"]
+        assert page.data["seen"] == ["wx:async onLoad failed", "wx:async tap failed"]

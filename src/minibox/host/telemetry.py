@@ -363,8 +363,9 @@ class _Session:
         elif kind == "error":
             loc, frames = error_location(str(msg.get("stack") or ""))
             self.errors += 1
-            self.emit("error", _clip(msg.get("message", "")), {"loc": loc, "stack": frames,
-                                                                 "first": self.errors == 1})
+            event = "rejection" if msg.get("kind") == "rejection" else "error"
+            self.emit(event, _clip(msg.get("message", "")), {"loc": loc, "stack": frames,
+                                                                "first": self.errors == 1})
         elif kind == "crash":
             self.crashed = True
             self.emit("crash", _clip(msg.get("kind", "WorkerCrashed"), 64), {"message": _clip(msg.get("message", ""))})

@@ -274,7 +274,7 @@ function mbCallPageLifetime(inst, name, args) {
 // Run user code; an exception goes to App.onError and the console, never up into the framework.
 // Out of memory is not the mini-program's to handle: the host discards the instance.
 function mbGuard(inst, run, arg) {
-  try { return run(arg); } catch (e) {
+  try { return mbWatchPromise(run(arg)); } catch (e) {
     if (e instanceof InternalError && /out of memory/.test(e.message)) throw e;
     // QuickJS throws null when it cannot even allocate its out-of-memory error: fail closed (a
     // mini-program's own `throw null` is treated the same way)

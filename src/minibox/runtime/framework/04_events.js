@@ -13,6 +13,33 @@ function mbReportError(e) {
   }
 }
 
+// A promise the framework got back from the mini-program's code (an async lifecycle or handler) was
+// rejected and nobody else will handle it: WeChat's unhandled rejection (App.onUnhandledRejection,
+// wx.onUnhandledRejection, the console, telemetry).
+function mbReportRejection(reason) {
+  var message = reason && reason.message ? reason.message : String(reason);
+  var stack = reason && reason.stack ? String(reason.stack) : "";
+  mbEmit({ t: "error", kind: "rejection", message: "Unhandled promise rejection: " + message, stack: stack });
+  var app = MB.app;
+  var listeners = (MB.rejectionListeners || []).slice();
+  if (app && typeof app.onUnhandledRejection === "function") listeners.unshift(app.onUnhandledRejection.bind(app));
+  listeners.forEach(function (fn) {
+    try { fn({ reason: reason, promise: null }); } catch (e2) { /* the listener itself failed */ }
+  });
+}
+
+// The value user code returned: a thenable gets a rejection handler (it is the framework's to watch).
+function mbWatchPromise(value) {
+  if (value !== null && (typeof value === "object" || typeof value === "function")) {
+    var then;
+    try { then = value.then; } catch (e) { return value; }
+    if (typeof then === "function") {
+      try { then.call(value, undefined, mbReportRejection); } catch (e) { /* not a real promise */ }
+    }
+  }
+  return value;
+}
+
 function mbNodeInfo(r) {
   return { id: r.a && r.a.id !== undefined ? String(r.a.id) : "", dataset: mbClone(r.ds || {}), offsetLeft: 0, offsetTop: 0 };
 }

@@ -353,6 +353,12 @@ function mbBuildWx(apis) {
   wx.onAppShow = function (fn) { (MB.appShowListeners || (MB.appShowListeners = [])).push(fn); };
   wx.onAppHide = function (fn) { (MB.appHideListeners || (MB.appHideListeners = [])).push(fn); };
   wx.onError = function (fn) { (MB.errorListeners || (MB.errorListeners = [])).push(fn); };
+  wx.onUnhandledRejection = function (fn) {
+    if (typeof fn === "function") (MB.rejectionListeners || (MB.rejectionListeners = [])).push(fn);
+  };
+  wx.offUnhandledRejection = function (fn) {
+    MB.rejectionListeners = (MB.rejectionListeners || []).filter(function (x) { return fn !== undefined && x !== fn; });
+  };
   wx.getMenuButtonBoundingClientRect = function () {
     var top = (system.statusBarHeight || 20) + 4, right = (system.windowWidth || 375) - 7;
     return { width: 87, height: 32, top: top, right: right, bottom: top + 32, left: right - 87 };
