@@ -99,3 +99,11 @@ def test_javascript_scheme_is_refused_but_not_inside_a_name(errors, build):
     # an icon font's selector (wux-weapp's ion-logo-javascript) is a name, not a URL
     bundle = build({"app.wxss": ".ion-logo-javascript::before { content: '\\f2b2'; }\n.javascript:hover{x:y}"})
     assert not bundle.errors
+
+
+def test_an_import_missing_its_semicolon_at_the_end_is_accepted(build):
+    # found by the wcsc differential: `@import '../common/index.wxss'` as a sheet's last line (no `;`)
+    bundle = build({"app.wxss": ".a{color:red}\n@import 'b.wxss'", "b.wxss": ".b{color:blue}"})
+    assert not bundle.errors
+    assert [w.code for w in bundle.warnings] == ["wxss-import"]
+    assert ".b" in bundle.text("styles/app.css")

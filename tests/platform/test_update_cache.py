@@ -262,7 +262,10 @@ def test_hot_path_runs_no_query_and_matches_the_database(env: Env) -> None:
         got = {u: env.version(env.b, app_id, u, region="cn-east") for u in users}
     finally:
         event.remove(engine, "before_cursor_execute", note)
-    assert not [s for s in statements if "release_generation" not in s and s != "BEGIN"], statements[:5]
+    # the generation read is the lease; `seen_users` is the rule preview's background writer (its own
+    # thread, batched every 2 s), never a query on the request path
+    assert not [s for s in statements if "release_generation" not in s and "seen_users" not in s
+                and s not in ("BEGIN", "COMMIT")], statements[:5]
     plat = env.b.platform
     with plat.db.read() as s:
         host = service.authenticate_host(s, env.api_key, env.host_id)

@@ -16,6 +16,8 @@ MAX_WXSS_CHARS = 2_000_000
 MAX_IMPORT_DEPTH = 32
 
 _COMMENT = re.compile(r"/\*.*?\*/", re.S)
+#: The sheet's last statement, an `@import` whose `;` is missing (nothing but blanks after it).
+_TAIL_IMPORT = re.compile(r"@import\s[^;{}]*$")
 _IMPORT = re.compile(r"""@import\s+(?:url\(\s*)?(["']?)([^"')\s;]*)\1\s*\)?\s*([^;]*);""")
 _VERBATIM = re.compile(r"\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'|url\([^)]*\)", re.S)
 _RPX = re.compile(r"(?<![\w.\-#])(-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?)rpx\b", re.I)
@@ -263,6 +265,11 @@ class WxssCompiler:
                 break
             start = src.find("/*", end + 2)
         clean = _blank_comments(src)
+        tail = _TAIL_IMPORT.search(clean)
+        if tail is not None:  # CSS closes a statement at the end of the sheet; wcsc accepts it too
+            line, col = line_col(clean, tail.start())
+            self.sink.warn(path, line, col, "@import without ';' at the end of the sheet", "wxss-import")
+            clean = clean.rstrip() + ";\n"
         if not truncated:  # a sheet cut short by an unclosed comment: wcsc's verdict varies, accept it
             check_structure(path, clean, self.sink)
         for m in _UNSAFE.finditer(clean):
