@@ -21,7 +21,6 @@ import hashlib
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -33,7 +32,7 @@ import httpx
 import pytest
 
 from minibox.platform.api import create_app
-from minibox.platform.serve import BackgroundServer, free_port
+from minibox.platform.serve import BackgroundServer
 from minibox.platform.server import open_platform
 from minibox.platform.settings import Settings
 
@@ -47,38 +46,17 @@ from .conftest import (
     seed_tenant,
     sessions_for,
 )
-
-START_S = 60
+from .test_server_options import serve
+from .test_server_options import stop as stop_server
 
 
 def start_replica(data_dir: Path, url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    exe = Path(sys.executable).with_name("minibox")
-    proc = subprocess.Popen([str(exe), "server", "--data-dir", str(data_dir), "--database-url", url,
-                             "--port", str(port), "--insecure-cookies"],
-                            stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_S
-    while True:
-        try:
-            if httpx.get(base + "/api/v1/ping", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"replica did not start: {log.read_text()[-2000:]}")
-        time.sleep(0.1)
+    return serve(["--data-dir", str(data_dir), "--database-url", url], log)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_server(proc)
 
 
 def setup_app(c: httpx.Client, tenant: Tenant, tmp: Path, app_id: str = "wallet") -> dict[str, Any]:

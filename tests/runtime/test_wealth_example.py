@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import json
 import shutil
-import ssl
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ from minibox.securechannel import ChannelError, ChannelKey, SecureOrigin, Verifi
 from minibox.testing import launch
 from tests.conftest import EXAMPLES
 from tests.runtime.test_payment import KEY, params
-from tests.security.conftest import MapResolver, Pki
+from tests.security.conftest import JsonReplies, MapResolver, Pki, serve_tls
 from tests.security.conftest import pki as pki
 
 APP, USER = "wxwealth000000000", "alice"
@@ -49,12 +47,7 @@ def bank_backend(pki: Pki, bank: Bank) -> ThreadingHTTPServer:
     """The bank's AI and order services: every request must come through the host's secure channel."""
     verifier = Verifier({APP: ChannelKey.derive(MASTER, APP)})
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *a: Any) -> None:
-            pass
-
+    class Handler(JsonReplies):
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             try:
@@ -75,21 +68,7 @@ def bank_backend(pki: Pki, bank: Bank) -> ThreadingHTTPServer:
                 bank.tamper_next, out = False, out[:-1] + bytes([out[-1] ^ 1])
             self._send(200, {**headers, "Content-Type": "application/json"}, out)
 
-        def _send(self, code: int, headers: dict[str, str], body: bytes) -> None:
-            self.send_response(code)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(pki.cert_file, pki.key_file)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd
+    return serve_tls(pki, Handler)
 
 
 class Location:

@@ -157,6 +157,34 @@ class TlsServer:
         self.httpd.server_close()
 
 
+class JsonReplies(BaseHTTPRequestHandler):
+    """Base of the tests' own TLS backends (a bank's service): `_send` answers with headers and a body."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a: Any) -> None:
+        pass
+
+    def _send(self, code: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(code)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def serve_tls(pki: Pki, handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    """`handler` behind TLS with the test CA's certificate, on 127.0.0.1 (shut it down when done)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki.cert_file, pki.key_file)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
 @pytest.fixture(scope="session")
 def tls_server(pki: Pki) -> Iterator[TlsServer]:
     s = TlsServer(pki)

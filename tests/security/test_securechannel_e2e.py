@@ -5,10 +5,7 @@ the backend's signed answer reaches the app decrypted; forged or replayed answer
 from __future__ import annotations
 
 import json
-import ssl
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +16,7 @@ from minibox.policy import AppGrants
 from minibox.securechannel import ChannelError, ChannelKey, SecureOrigin, Verifier
 from minibox.testing import launch
 
-from .conftest import MapResolver, Pki
+from .conftest import JsonReplies, MapResolver, Pki, serve_tls
 
 APP = "wxbank00000000000"
 MASTER = b"k" * 32
@@ -44,12 +41,7 @@ class Bank:
         self.last_answer: tuple[dict[str, str], bytes] | None = None
         bank = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a: Any) -> None:
-                pass
-
+        class Handler(JsonReplies):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 url = f"https://{self.headers['Host']}{self.path}"
@@ -70,21 +62,8 @@ class Bank:
                 bank.last_answer = (headers, out)
                 self._send(200, {**headers, "Content-Type": "application/json"}, out)
 
-            def _send(self, code: int, headers: dict[str, str], body: bytes) -> None:
-                self.send_response(code)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(pki.cert_file, pki.key_file)
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.httpd = serve_tls(pki, Handler)
         self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def close(self) -> None:
         self.httpd.shutdown()

@@ -556,17 +556,20 @@ class Telemetry:
             return
         if len(json.dumps(data, default=str)) > MAX_DATA_BYTES:  # the platform refuses a larger `d`
             data = {"truncated": True}
-        event = {"k": kind, "t": int(time.time() * 1000), "a": session.app_id, "v": session.version,
-                 "u": session.user, "s": session.sid, "n": name, "d": data}
+        self._enqueue({"k": kind, "t": int(time.time() * 1000), "a": session.app_id, "v": session.version,
+                       "u": session.user, "s": session.sid, "n": name, "d": data})
+
+    def _enqueue(self, event: dict[str, Any]) -> None:
+        """Buffer one event (dropped and counted beyond `max_buffer`); flush a full batch, and urgent
+        kinds at once, but at most every URGENT_FLUSH_S (an error loop must not turn into an fsync
+        loop on the instance's thread)."""
         with self._lock:
             if len(self._buffer) >= self.config.max_buffer:
                 self.dropped += 1
                 return
             self._buffer.append(event)
-            # urgent kinds go to disk at once, but at most every URGENT_FLUSH_S (an error loop must
-            # not turn into an fsync loop on the instance's thread)
             due = len(self._buffer) >= self.config.batch_size or (
-                kind in URGENT and time.monotonic() - self._last_flush >= URGENT_FLUSH_S)
+                event["k"] in URGENT and time.monotonic() - self._last_flush >= URGENT_FLUSH_S)
         if due:
             self.flush()
 
@@ -578,17 +581,9 @@ class Telemetry:
                                      "amount_fen") if k in data}
         if "reasons" in data:
             keep["rules"] = [str(r.get("rule", ""))[:64] for r in data["reasons"] if isinstance(r, dict)][:20]
-        event = {"k": "payment_record", "t": int(time.time() * 1000), "a": app_id,
-                 "v": self.versions.get(app_id, "dev"), "u": self.pseudonym(app_id, user_id), "s": "0",
-                 "n": str(prepay_id)[:64], "d": {"step": str(kind)[:32], **keep}}
-        with self._lock:
-            if len(self._buffer) >= self.config.max_buffer:
-                self.dropped += 1
-                return
-            self._buffer.append(event)
-            due = time.monotonic() - self._last_flush >= URGENT_FLUSH_S
-        if due:
-            self.flush()
+        self._enqueue({"k": "payment_record", "t": int(time.time() * 1000), "a": app_id,
+                       "v": self.versions.get(app_id, "dev"), "u": self.pseudonym(app_id, user_id), "s": "0",
+                       "n": str(prepay_id)[:64], "d": {"step": str(kind)[:32], **keep}})
 
     def count_api(self, session: _Session, api: str, outcome: str) -> None:
         if not self.consent.get(session.user_id) or session.ended:
