@@ -195,4 +195,10 @@ def test_release_form_sets_a_guard_on_a_gray_release(world: World, chromium: Any
     assert page.locator(".guard-cell").count() == 0  # only the full release is live
     page.wait_for_selector(".card:has(h2:has-text('Release history')) .badge:has-text('Stopped by its guard')",
                            timeout=WAIT)
+    why = page.inner_text(".card:has(h2:has-text('Release history')) .guard-reasons")
+    assert "Error rate 50.00% of 1.1.0 is above 1.5× the 1.00% of 1.0.0" in why, why
+    op.shot("43-release-stopped-by-guard", both=True)
+    op._switch("zh-CN")  # the reasons are drawn in the console's language from the recorded figures
+    why = page.inner_text(".guard-reasons")
+    assert "1.1.0 的错误率 50.00% 高于 1.0.0 的 1.00% 的 1.5 倍" in why, why
     op.close()

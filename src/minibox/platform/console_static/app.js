@@ -236,7 +236,7 @@
     "users.manage": ["admin"], "apps.manage": ["admin"], "hosts.manage": ["admin"], "hosts.read": ["admin", "operator"],
     "versions.upload": ["developer"], "versions.submit": ["developer"], "review.decide": ["reviewer"],
     "releases.manage": ["operator"], "audit.read": ["auditor"], "tokens.manage": ["developer"],
-    "apps.read": ["admin", "developer", "reviewer", "operator"],
+    "apps.read": ["admin", "developer", "reviewer", "operator"], "apps.protection": ["admin", "developer"],
   };
   const can = (action) => !!me && (CAN[action] || []).includes(me.role);
   const NAV = {
@@ -347,16 +347,35 @@
   function versionsTab(app, versions, releases) {
     const out = [];
     if (can("versions.upload")) out.push(uploadCard(app, versions));
+    out.push(protectionCard(app));
     out.push(card(t("app.versions"), table([
       { label: t("version.version"), value: (v) => link(`#/apps/${enc(app.app_id)}/v/${enc(v.version)}`, v.version) },
       { label: t("version.build"), value: (v) => String(v.build), cls: "num" },
       { label: t("version.state"), value: (v) => badge(...versionState(v, releases, app)) },
       { label: t("version.checks"), value: (v) => v.checks_passed ? badge(t("version.passed"), "green") : badge(t("version.failed"), "red") },
       { label: t("version.kind"), value: (v) => t(`version.kind.${v.kind}`) },
+      { label: t("protect.col"), value: (v) => v.protected ? badge(t("protect.on"), "green") : t("protect.off") },
       { label: t("version.package_size"), value: (v) => fmtBytes(v.bundle_size), cls: "num" },
       { label: t("common.created"), value: (v) => fmtDate(v.created_at) },
     ], versions.slice().reverse(), { empty: t("app.no_versions"), rowAttrs: (v) => ({ "data-version": v.version }) })));
     return out;
+  }
+
+  // Code protection of the app's new uploads (an upload may say otherwise): hosts get logic.js minified with
+  // names mangled; reviewers read the original; errors are mapped back with private source maps.
+  function protectionCard(app) {
+    const state = el("p", {}, badge(app.code_protection ? t("protect.on") : t("protect.off"),
+      app.code_protection ? "green" : "grey"), " ", t(app.code_protection ? "protect.state_on" : "protect.state_off"));
+    const toggle = can("apps.protection") ? button(app.code_protection ? t("protect.turn_off") : t("protect.turn_on"), async () => {
+      try {
+        await api("PUT", `${appPath(app.app_id)}/code-protection`, { enabled: !app.code_protection });
+        toast(t(app.code_protection ? "protect.turned_off" : "protect.turned_on"));
+        route();
+      } catch (e) { toast(explain(e), "error"); }
+    }, "", { class: "btn protect-toggle" }) : null;
+    const c = card(t("protect.title"), state, el("p", { class: "muted" }, t("protect.explain")), toggle);
+    c.classList.add("code-protection");
+    return c;
   }
 
   function uploadCard(app, versions) {
@@ -379,6 +398,7 @@
       setFile(ev.dataTransfer.files[0] || null);
     });
     const kindSel = select([["source", t("version.kind.source")], ["package", t("version.kind.package")]]);
+    const protect = el("input", { type: "checkbox", class: "upload-protect", checked: !!app.code_protection });
     const progress = el("progress", { max: 100, value: 0, hidden: true, class: "upload-progress" });
     const status = el("span", { class: "upload-status", role: "status" });
     const compileErrors = el("div", { class: "compile-errors" });
@@ -389,6 +409,8 @@
         field("version", t("version.version"), input({ required: true, placeholder: last ? `> ${last}` : "1.0.0" }), t("upload.version_hint")),
         field("kind", t("version.kind"), kindSel)),
       field("description", t("apps.description"), textarea({ rows: 2, maxlength: 2000 })),
+      el("label", { class: "check" }, protect, ` ${t("upload.protect")}`),
+      el("div", { class: "hint" }, t("upload.protect_hint")),
       el("div", { class: "progress-row" }, progress, status), compileErrors,
     ], t("upload.btn"), async (vals) => {
       if (!file) throw new Error(t("upload.pick"));
@@ -397,6 +419,7 @@
       data.append("version", vals.version);
       data.append("kind", vals.kind);
       data.append("description", vals.description || "");
+      data.append("protect", protect.checked ? "true" : "false");
       progress.hidden = false;
       progress.value = 0;
       compileErrors.replaceChildren();
@@ -471,6 +494,10 @@
       { label: t("report.message"), value: (x) => x.message },
     ], list, { empty: t("report.none") });
     const sizes = (v.report && v.report.sizes) || {};
+    const protection = (v.report && v.report.protection) || null;
+    const protectionText = !protection ? t("protect.off") : protection.error ? t("protect.failed")
+      : t("protect.summary", { p: protection.protected, n: protection.modules,
+        before: fmtBytes((protection.logic_bytes || {}).before), after: fmtBytes((protection.logic_bytes || {}).after) });
     const out = [
       el("nav", { class: "crumbs" }, link("#/apps", t("nav.apps")), " / ",
         link(`#/apps/${enc(appId)}`, app.app_id), " / ", version),
@@ -481,6 +508,8 @@
           el("dt", {}, t("version.build")), el("dd", {}, String(v.build)),
           el("dt", {}, t("version.kind")), el("dd", {}, t(`version.kind.${v.kind}`)),
           el("dt", {}, t("version.size")), el("dd", {}, `${fmtBytes(sizes.main)} / ${fmtBytes(sizes.total)}`),
+          el("dt", {}, t("protect.title")), el("dd", { class: "protection" },
+            v.protected ? badge(t("protect.on"), "green") : null, v.protected ? " " : null, protectionText),
           el("dt", {}, "SHA-256"), el("dd", {}, code(v.bundle_sha256)),
           el("dt", {}, t("common.created")), el("dd", {}, fmtDate(v.created_at)))),
         await actionsCard(app, v, history)),
@@ -693,7 +722,10 @@
       { label: t("release.audience"), value: (r) => rulesText(r.rules) },
       { label: t("version.build"), value: (r) => String(r.build), cls: "num" },
       { label: t("release.status"), value: (r) => r.active ? badge(t("release.active"), "green")
-        : r.guard_state && r.guard_state.decision === "fail" ? badge(t("guard.stopped_by"), "red") : badge(t("release.ended"), "grey") },
+        : r.guard_state && r.guard_state.decision === "fail"
+          ? el("div", { class: "guard-stopped" }, badge(t("guard.stopped_by"), "red"),
+            el("div", { class: "muted guard-reasons" }, guardReasons(r.guard_state, r.guard || {}).join("; ")))
+          : badge(t("release.ended"), "grey") },
       { label: t("release.note"), value: (r) => r.note },
       { label: t("common.when"), value: (r) => fmtDate(r.created_at) },
     ], releases.slice().reverse(), { empty: t("release.none") })));
@@ -815,8 +847,26 @@
     return el("div", { class: "guard-cell" }, el("div", {}, text),
       badge(st ? t(`guard.decision.${st.decision}`) : t("guard.pending"), kind),
       st && st.decision === "wait" ? el("div", { class: "muted" }, t("guard.wait_reason", { n: st.new.sessions, min: g.min_sessions })) : null,
-      st && st.decision === "fail" ? el("div", { class: "muted" }, st.reasons.join("; ")) : null,
+      st && st.decision === "fail" ? el("div", { class: "muted guard-reasons" }, guardReasons(st, g).join("; ")) : null,
       st ? el("div", { class: "muted" }, t("guard.checked", { when: fmtDate(st.checked_at) })) : null);
+  }
+
+  // Why a guard failed, in the console's language: from the figures the guard recorded (its English reasons
+  // are the audit log's and the webhook's).
+  function guardReasons(st, g) {
+    const out = [];
+    const n = st.new || {}, o = st.old || {};
+    const ratio = g.max_error_ratio == null ? 1.5 : g.max_error_ratio;
+    const minCrashFree = g.min_crash_free == null ? 0.995 : g.min_crash_free;
+    if ((n.error_rate || 0) > ratio * (o.error_rate || 0)) {
+      out.push(t("guard.reason.error_rate", { rate: fmtPct(n.error_rate || 0), version: n.version || st.version, ratio,
+        base: fmtPct(o.error_rate || 0), baseline: o.version || st.baseline }));
+    }
+    if ((n.crash_free || 0) < minCrashFree) {
+      out.push(t("guard.reason.crash_free", { rate: fmtPct(n.crash_free || 0), version: n.version || st.version,
+        min: fmtPct(minCrashFree) }));
+    }
+    return out.length ? out : st.reasons || [];
   }
 
   // ---- metrics: figures and charts of one app (SVG built in the page) -----------------------------------------
@@ -927,7 +977,10 @@
     out.push(card(t("metrics.top_errors"), table([
       { label: t("metrics.error"), value: (e) => el("details", { class: "error-stack" }, el("summary", {}, e.message),
         el("pre", {}, (e.stack || []).join("\n"))) },
-      { label: t("metrics.location"), value: (e) => code(e.location) },
+      { label: t("metrics.location"), value: (e) => e.mapped
+        ? el("span", { title: t("metrics.reported_at", { loc: e.reported_location }) }, code(e.location), " ",
+          badge(t("metrics.mapped"), "grey"))
+        : code(e.location) },
       { label: t("metrics.count"), value: (e) => fmtNum(e.count), cls: "num" },
       { label: t("metrics.first_version"), value: (e) => e.first_version },
       { label: t("metrics.first_seen"), value: (e) => fmtDate(e.first_seen) },
