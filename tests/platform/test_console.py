@@ -287,6 +287,8 @@ class Console:
         self.page.wait_for_selector(f"#toasts .toast:has-text({json.dumps(text, ensure_ascii=False)})", timeout=WAIT * 3)
 
     def confirm(self, label: str) -> None:
+        # toasts of earlier actions go first, so `toast()` waits for this action's (the same text may still show)
+        self.page.evaluate("() => document.querySelectorAll('#toasts .toast').forEach((n) => n.remove())")
         self.page.click(f"dialog.modal button:has-text({json.dumps(label, ensure_ascii=False)})")
 
     def close(self) -> None:

@@ -409,8 +409,8 @@
         field("version", t("version.version"), input({ required: true, placeholder: last ? `> ${last}` : "1.0.0" }), t("upload.version_hint")),
         field("kind", t("version.kind"), kindSel)),
       field("description", t("apps.description"), textarea({ rows: 2, maxlength: 2000 })),
-      el("label", { class: "check" }, protect, ` ${t("upload.protect")}`),
-      el("div", { class: "hint" }, t("upload.protect_hint")),
+      el("div", { class: "field" }, el("label", { class: "check" }, protect, ` ${t("upload.protect")}`),
+        el("div", { class: "hint" }, t("upload.protect_hint"))),
       el("div", { class: "progress-row" }, progress, status), compileErrors,
     ], t("upload.btn"), async (vals) => {
       if (!file) throw new Error(t("upload.pick"));
@@ -693,7 +693,7 @@
     ], active) : el("p", { class: "empty" }, app.taken_down ? t("release.none_taken_down", { reason: app.takedown_reason }) : t("release.none"))));
     if (can("releases.manage")) {
       out.push(card(t("release.new"), app.taken_down ? notice(t("release.taken_down_explain"), "warn") : null,
-        approved.length ? releaseForm(app, approved) : el("p", { class: "empty" }, t("release.no_approved"))));
+        approved.length ? releaseForm(app, approved, await liveHosts()) : el("p", { class: "empty" }, t("release.no_approved"))));
       const released = [...new Set(releases.map((r) => r.version))].filter((ver) => approved.some((v) => v.version === ver));
       out.push(el("div", { class: "grid2" },
         card(t("release.rollback"), released.length ? form([
@@ -732,7 +732,14 @@
     return out;
   }
 
-  function releaseForm(app, approved) {
+  // The host apps a grayscale rule can name (null: this user may not list them). Fetched while the page is
+  // drawn, so the form does not grow under the user's pointer after it appears.
+  async function liveHosts() {
+    if (!can("hosts.read")) return null;
+    try { return (await api("GET", "/api/v1/hosts")).filter((h) => !h.revoked); } catch (e) { return null; }
+  }
+
+  function releaseForm(app, approved, hosts) {
     // A taken-down app comes back with a full release (or a rollback) only: the server refuses a gray one.
     const mode = select(app.taken_down ? [["full", t("release.mode.full")]]
       : [["gray", t("release.mode.gray")], ["full", t("release.mode.full")]]);
@@ -741,13 +748,10 @@
     range.addEventListener("input", () => { pct.value = range.value; preview(); });
     pct.addEventListener("input", () => { range.value = pct.value || 0; preview(); });
     const hostBox = el("div", { class: "checks" });
-    if (can("hosts.read")) {
-      api("GET", "/api/v1/hosts").then((hosts) => {
-        const live = hosts.filter((h) => !h.revoked);
-        append(hostBox, live.length ? live.map((h) => el("label", { class: "check" },
-          el("input", { type: "checkbox", name: "hosts", value: h.host_id, onchange: preview }), ` ${h.name} (${h.host_id})`))
-          : el("span", { class: "muted" }, t("hosts.empty")));
-      }).catch(() => {});
+    if (hosts) {
+      append(hostBox, hosts.length ? hosts.map((h) => el("label", { class: "check" },
+        el("input", { type: "checkbox", name: "hosts", value: h.host_id, onchange: preview }), ` ${h.name} (${h.host_id})`))
+        : [el("span", { class: "muted" }, t("hosts.empty"))]);
     }
     const summary = el("p", { class: "rule-preview", role: "status" });
     const ruleFields = el("fieldset", { class: "rules" }, el("legend", {}, t("rules.title")),
