@@ -432,7 +432,7 @@ class Events:
             self.items.append((ticket, ev))
             self.cv.notify_all()
 
-    def wait(self, pred, timeout: float = 10) -> list[tuple[str, dict[str, Any]]]:
+    def wait(self, pred, timeout: float = 30) -> list[tuple[str, dict[str, Any]]]:
         end = time.monotonic() + timeout
         with self.cv:
             while not pred(self.items):
