@@ -174,8 +174,9 @@ def test_errors_and_page_views_of_a_running_mini_program_reach_the_rollups(env: 
     assert m["launch_ms"]["count"] == 2 and m["launch_ms"]["p50"] is not None
     assert m["launch_ms"]["p95"] >= m["launch_ms"]["p50"]
     top = m["top_errors"][0]
-    assert top["count"] == 2 and top["location"] == "pages/bad/bad.js:6"
-    assert top["stack"][:2] == ["pages/bad/bad.js:6", "pages/bad/bad.js:3"]
+    assert top["count"] == 2 and top["location"] == "pages/bad/bad.js:6:15"
+    assert top["stack"][:2] == ["pages/bad/bad.js:6:15", "pages/bad/bad.js:3:10"]
+    assert "mapped" not in top  # not a protected version: shown as reported
     assert top["first_version"] == "1.0.0" and "bad page blew up" in top["message"]
     calls = {(c["api"], c["outcome"]): c["count"] for c in m["api_calls"]}
     assert calls[("setStorageSync", "granted")] == 2

@@ -182,7 +182,8 @@ def test_memory_and_disk_are_bounded(tmp_path: Path) -> None:
 def test_error_location_keeps_the_mini_programs_own_frames() -> None:
     stack = ("    at boom (pages/bad/bad.js:6:15)\n    at onLoad (utils/x.js:3:10)\n    at apply (native)\n"
              "    at <anonymous> (<input>:165:60)\n    at mbGuard (framework/03_component.js:277:20)\n")
-    assert error_location(stack) == ("pages/bad/bad.js:6", ["pages/bad/bad.js:6", "utils/x.js:3"])
+    assert error_location(stack) == ("pages/bad/bad.js:6:15", ["pages/bad/bad.js:6:15", "utils/x.js:3:10"])
+    assert error_location("at f (utils/y.js:4)") == ("utils/y.js:4", ["utils/y.js:4"])  # no column: none sent
     assert error_location("") == ("", [])
 
 

@@ -77,6 +77,34 @@ def report_findings(errors: list[CompileError], warnings: list[CompileError]) ->
         typer.echo(f"{len(errors)} error(s), {len(warnings)} warning(s)", err=True)
 
 
+def maps_path(bundle_dir: Path) -> Path:
+    """Where `minibox build --protect` writes the private source maps: beside the bundle, outside it."""
+    return bundle_dir.parent / f"{bundle_dir.name}.sourcemap.json"
+
+
+def protect_built(bundle_dir: Path, console: Console) -> None:
+    """Protect a written bundle in place and write its maps (compiler/protect.py)."""
+    from .protect import protect_bundle
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("protecting", total=None)
+
+        def progress(what: str, i: int, n: int) -> None:
+            bar.update(task, description=what[:60], completed=i, total=n)
+
+        protection, doc = protect_bundle(bundle_dir, progress=progress)
+    target = maps_path(bundle_dir)
+    target.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":")), "utf-8")
+    target.chmod(0o600)
+    for w in protection.warnings:
+        typer.echo(str(w), err=True)
+    typer.echo(
+        f"protected {protection.protected} of {protection.modules} JS modules "
+        f"(logic.js {protection.bytes_before:,} -> {protection.bytes_after:,} bytes, {protection.seconds:.1f} s); "
+        f"source maps: {target} (keep them private: they undo the protection)"
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the `minibox` CLI."""
 
@@ -88,6 +116,14 @@ def register(app: typer.Typer) -> None:
         out: Annotated[
             Path | None, typer.Option("-o", "--out", help="Bundle directory (default: SRC/../NAME-dist).")
         ] = None,
+        protect: Annotated[
+            bool,
+            typer.Option(
+                "--protect",
+                help="Code protection: minify logic.js with local names mangled; the private source maps "
+                "go to OUT.sourcemap.json beside the bundle, never into it.",
+            ),
+        ] = False,
     ) -> None:
         """Compile a mini-program into a bundle directory."""
         console = Console(stderr=True)
@@ -109,6 +145,8 @@ def register(app: typer.Typer) -> None:
         n_pages = len(bundle.config["pages"])
         n_comp = len(bundle.config["components"])
         typer.echo(f"built {target} ({n_pages} pages, {n_comp} components, {len(bundle.files)} files)")
+        if protect:
+            protect_built(target, console)
         broken = bundle.broken
         if broken:
             typer.echo(

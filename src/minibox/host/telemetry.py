@@ -77,13 +77,15 @@ def _clip(text: Any, n: int = MAX_TEXT) -> str:
 
 
 def error_location(stack: str) -> tuple[str, list[str]]:
-    """The mini-program's own `file:line` frames of a mapped stack (framework frames left out)."""
+    """The mini-program's own `file:line:col` frames of a mapped stack (framework frames left out). The
+    column tells apart the places on one line: minified code (a library's, or code protection's, which
+    the platform maps back to the original file) is all on one or a few lines."""
     frames = []
     for m in _FRAME.finditer(stack or ""):
         path = m.group(1)
         if path.startswith("framework/") or path in ("logic.js", "render.js"):
             continue
-        frames.append(f"{path}:{m.group(2)}")
+        frames.append(f"{path}:{m.group(2)}" + (f":{m.group(3)}" if m.group(3) else ""))
         if len(frames) >= MAX_STACK_FRAMES:
             break
     return (frames[0] if frames else ""), frames

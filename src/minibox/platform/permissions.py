@@ -27,6 +27,7 @@ POLICY: dict[str, frozenset[str]] = {
     "tokens.manage": frozenset({DEVELOPER}),
     "apps.read": _GOVERN,
     "apps.manage": frozenset({ADMIN}),
+    "apps.protection": frozenset({ADMIN, DEVELOPER}),  # developers: of apps they are members of
     "versions.read": _GOVERN,
     "versions.upload": frozenset({DEVELOPER}),
     "versions.submit": frozenset({DEVELOPER}),

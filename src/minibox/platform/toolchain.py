@@ -3,6 +3,7 @@
 - `compile_source`: compile a project in a child process with OS limits and a deadline.
 - `unpack_precompiled`: verify a developer's `.mbx` against the org's upload keys and unpack it.
 - `platform_signer` / `trust_keyset`: the platform signing key and the key set hosts trust.
+- `protect_bundle`: code protection of a bundle in a child process with OS limits and a deadline.
 - `build_host_package`: sign and encrypt a reviewed bundle for one host.
 """
 
@@ -23,6 +24,9 @@ from minibox.platform.errors import InvalidInput, Throttled
 COMPILE_TIMEOUT_S = 60
 COMPILE_MEMORY_LIMIT = 2 * 1024 * 1024 * 1024
 COMPILE_CPU_LIMIT_S = 60
+#: Seconds code protection of one bundle may take (terser's own budget, compiler/protect.py
+#: PROTECT_BUDGET_SECONDS, ends earlier: its last module may take MINIFY_SECONDS more).
+PROTECT_TIMEOUT_S = 120
 SIGNING_KEY_FILE = "platform-signing.pem"
 #: Compiles running at once in one replica; others wait this long, then get 429 compile_busy (MGT-12).
 MAX_CONCURRENT_COMPILES = 2
@@ -34,9 +38,19 @@ class CompileFailed(InvalidInput):
     code = "compile_failed"
 
 
+class ProtectFailed(Exception):
+    """Code protection of a whole bundle failed (its child process crashed or ran out of time)."""
+
+
 def _limit_child() -> None:  # pragma: no cover - runs in the child
     resource.setrlimit(resource.RLIMIT_AS, (COMPILE_MEMORY_LIMIT, COMPILE_MEMORY_LIMIT))
     resource.setrlimit(resource.RLIMIT_CPU, (COMPILE_CPU_LIMIT_S, COMPILE_CPU_LIMIT_S))
+
+
+def _limit_protect_child() -> None:  # pragma: no cover - runs in the child
+    cpu = max(1, int(PROTECT_TIMEOUT_S))
+    resource.setrlimit(resource.RLIMIT_AS, (COMPILE_MEMORY_LIMIT, COMPILE_MEMORY_LIMIT))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
 
 
 def compile_source(src_dir: Path, out_dir: Path) -> None:
@@ -68,6 +82,35 @@ def _compile(src_dir: Path, out_dir: Path) -> None:
         first = errors[0] if errors else {"location": "?", "message": "unknown error"}
         raise CompileFailed(f"{len(errors)} compile error(s); first: {first['location']}: {first['message']}",
                             details={"errors": errors})
+
+
+def protect_bundle(bundle_dir: Path, maps_path: Path) -> dict[str, Any]:
+    """Protect a compiled bundle in place, writing its private source maps to `maps_path`; returns the
+    summary (`minibox.compiler.protect.Protection.summary`). Modules that cannot be protected are left
+    as written (listed in `skipped`); a failure of the whole run raises `ProtectFailed`, and the bundle
+    directory is then unusable (the caller protects a copy)."""
+    if not _compile_slots.acquire(timeout=COMPILE_QUEUE_WAIT_S):
+        raise Throttled("the compile queue is full: retry later", code="compile_busy")
+    try:
+        try:
+            proc = subprocess.run([sys.executable, "-m", "minibox.platform.apps.protect_worker", str(bundle_dir),
+                                   str(maps_path)], capture_output=True, text=True, timeout=PROTECT_TIMEOUT_S,
+                                  preexec_fn=_limit_protect_child, check=False)
+        except subprocess.TimeoutExpired as e:
+            raise ProtectFailed(f"code protection took longer than {PROTECT_TIMEOUT_S} s") from e
+        except (OSError, subprocess.SubprocessError) as e:
+            raise ProtectFailed(f"code protection could not start: {e}") from e
+    finally:
+        _compile_slots.release()
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines or not maps_path.is_file():
+        tail = proc.stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+        raise ProtectFailed(f"code protection failed: {tail[0][:300]}")
+    try:
+        summary: dict[str, Any] = json.loads(lines[-1])
+    except ValueError as e:
+        raise ProtectFailed("code protection failed: its report is not JSON") from e
+    return summary
 
 
 def _source_root(extracted: Path) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from minibox.platform.db import Base, utcnow
@@ -24,6 +24,8 @@ class App(Base):
     allowlist: Mapped[dict[str, Any]] = mapped_column(JSON)
     taken_down_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     takedown_reason: Mapped[str] = mapped_column(Text, default="")
+    #: Code protection of new uploads (an upload may say otherwise): hosts get the minified logic.js.
+    code_protection: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -49,5 +51,9 @@ class Version(Base):
     #: The uploaded source archive (source uploads), kept so reviewers read what the developer wrote.
     source_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: Code protection: the bundle hosts get (logic.js minified) and its private source maps; both
+    #: derived by the platform from `bundle_sha256` at upload. None: hosts get `bundle_sha256`.
+    protected_bundle_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    sourcemap_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

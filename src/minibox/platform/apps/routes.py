@@ -55,6 +55,11 @@ class AllowlistIn(BaseModel):
     retention: dict[Annotated[str, Field(max_length=16)], int] | None = None
 
 
+class CodeProtectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool
+
+
 class UploadKeysIn(BaseModel):
     keys: Annotated[list[Annotated[str, Field(max_length=1000, pattern=PlainText)]], Field(max_length=16)]
 
@@ -62,13 +67,15 @@ class UploadKeysIn(BaseModel):
 def app_json(a: App) -> dict[str, Any]:
     return {"app_id": a.app_id, "name": a.name, "description": a.description, "allowlist": a.allowlist,
             "taken_down": a.taken_down_at is not None, "takedown_reason": a.takedown_reason,
-            "created_at": a.created_at.isoformat()}
+            "code_protection": bool(a.code_protection), "created_at": a.created_at.isoformat()}
 
 
 def version_json(v: Version, *, report: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {"version": v.version, "build": v.build, "status": v.status, "kind": v.source_kind,
                            "description": v.description, "bundle_sha256": v.bundle_sha256,
                            "bundle_size": v.bundle_size, "uploaded_by": v.uploaded_by,
+                           "protected": v.protected_bundle_sha256 is not None,
+                           "delivered_sha256": service.delivered_sha256(v),
                            "created_at": v.created_at.isoformat(), "checks_passed": bool(v.report.get("passed"))}
     if report:
         out["report"] = v.report
@@ -98,6 +105,16 @@ def set_allowlist(app_id: AppId, body: AllowlistIn, p: Annotated[Principal, requ
                   platform: PlatformDep) -> dict[str, Any]:
     with platform.db.write() as s:
         return app_json(service.set_allowlist(Ctx(s, platform, p), app_id, body.model_dump()))
+
+
+@router.put("/apps/{app_id}/code-protection",
+            summary="Code protection of the app's new uploads: hosts get logic.js minified, names mangled")
+def set_code_protection(app_id: AppId, body: CodeProtectionIn, p: Annotated[Principal, requires("apps.protection")],
+                        platform: PlatformDep) -> dict[str, Any]:
+    from minibox.platform.apps import protection
+
+    with platform.db.write() as s:
+        return app_json(protection.set_code_protection(Ctx(s, platform, p), app_id, body.enabled))
 
 
 @router.get("/apps/{app_id}/members", summary="Developers who may upload versions of the app")
@@ -137,11 +154,13 @@ def upload_version(app_id: AppId, p: Annotated[Principal, requires("versions.upl
                    version: Annotated[str, Form(pattern=r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,31}$")],
                    kind: Annotated[str, Form(pattern="^(source|package)$")] = "source",
                    build: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None,
-                   description: Annotated[str, Form(max_length=2000, pattern=PlainText)] = "") -> dict[str, Any]:
+                   description: Annotated[str, Form(max_length=2000, pattern=PlainText)] = "",
+                   protect: Annotated[bool | None, Form(description="code protection of this version "
+                                                        "(default: the app's setting)")] = None) -> dict[str, Any]:
     data = file.file.read(service.MAX_UPLOAD_BYTES + 1)
     with platform.db.read() as s:  # validate first; compile outside any transaction; then record
         plan = service.plan_upload(Ctx(s, platform, p), app_id, version=version, build=build,
-                                   description=description, kind=kind, size=len(data))
+                                   description=description, kind=kind, size=len(data), protect=protect)
     done = service.process_upload(platform.blobs, plan, data)
     with platform.db.write() as s:
         return version_json(service.record_upload(Ctx(s, platform, p), plan, done))
@@ -162,7 +181,9 @@ def set_upload_keys(body: UploadKeysIn, p: Annotated[Principal, requires("org.ma
         return {"upload_keys": org.upload_keys}
 
 
-Which = Annotated[str, Query(pattern="^(source|bundle)$", description="the uploaded source or the compiled bundle")]
+Which = Annotated[str, Query(pattern="^(source|bundle|delivered)$",
+                             description="the uploaded source, the compiled bundle (reviewed), or the bundle "
+                                         "hosts get (with code protection: logic.js minified)")]
 #: Submitted code is shown as inert text: never rendered or run in the reviewer's browser (MGT-09).
 #: (X-Content-Type-Options: nosniff is added to every response by the middleware.)
 REVIEW_FILE_HEADERS = {"Content-Security-Policy": "default-src 'none'; sandbox",

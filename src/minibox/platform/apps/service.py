@@ -139,6 +139,8 @@ class UploadPlan:
     kind: str
     allowlist: dict[str, Any]
     upload_keys: list[str]
+    #: code protection of this version (the upload's choice, else the app's setting)
+    protect: bool = False
 
 
 @dataclass
@@ -147,11 +149,14 @@ class Processed:
     bundle_size: int
     report: dict[str, Any]
     source_sha256: str | None = None
+    protected_bundle_sha256: str | None = None
+    sourcemap_sha256: str | None = None
 
 
 def plan_upload(ctx: Ctx, app_id: str, *, version: str, build: int | None, description: str, kind: str,
-                size: int) -> UploadPlan:
-    """Who may upload what: membership, version format, no duplicate, builds only go up."""
+                size: int, protect: bool | None = None) -> UploadPlan:
+    """Who may upload what: membership, version format, no duplicate, builds only go up. `protect`:
+    code protection of this version; None: the app's setting."""
     assert ctx.actor is not None
     app = get_app(ctx, app_id)
     if not is_member(ctx, app):
@@ -175,12 +180,14 @@ def plan_upload(ctx: Ctx, app_id: str, *, version: str, build: int | None, descr
     org = ctx.s.get(Org, ctx.actor.org_id)
     assert org is not None
     return UploadPlan(app.app_id, version, build, description, kind, dict(app.allowlist),
-                      list(org.upload_keys or []))
+                      list(org.upload_keys or []), app.code_protection if protect is None else protect)
 
 
 def process_upload(blobs: BlobStore, plan: UploadPlan, data: bytes) -> Processed:
-    """Compile (source) or verify (package), run the checks, store the bundle. No transaction is held."""
+    """Compile (source) or verify (package), run the checks, store the bundle, and with code protection
+    derive the bundle hosts get from it (`protection.protect_upload`). No transaction is held."""
     from minibox.platform import toolchain
+    from minibox.platform.apps.protection import protect_upload
 
     work = Path(tempfile.mkdtemp(prefix="mb-upload-"))
     try:
@@ -197,16 +204,22 @@ def process_upload(blobs: BlobStore, plan: UploadPlan, data: bytes) -> Processed
         report["sbom"] = {"sha256": sbom_sha256, "format": "CycloneDX 1.5",
                           "packages": supplychain.summary(packages)}
         blob = deterministic_zip(bundle_dir)
+        protected = protect_upload(blobs, bundle_dir, work) if plan.protect else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return Processed(blobs.put(blob), len(blob), report, blobs.put(data) if plan.kind == "source" else None)
+    done = Processed(blobs.put(blob), len(blob), report, blobs.put(data) if plan.kind == "source" else None)
+    if protected is not None:
+        report["protection"] = protected.summary
+        report["findings"] = [*report.get("findings", []), *protected.findings]
+        done.protected_bundle_sha256, done.sourcemap_sha256 = protected.bundle_sha256, protected.sourcemap_sha256
+    return done
 
 
 def record_upload(ctx: Ctx, plan: UploadPlan, done: Processed) -> Version:
     """Insert the version (re-validating, since other requests ran meanwhile) and audit it."""
     assert ctx.actor is not None
     plan_upload(ctx, plan.app_id, version=plan.version, build=plan.build, description=plan.description,
-                kind=plan.kind, size=0)
+                kind=plan.kind, size=0, protect=plan.protect)
     app = get_app(ctx, plan.app_id)
     # advisories are matched here, in the transaction, against the feed as it is now
     report = done.report
@@ -216,20 +229,22 @@ def record_upload(ctx: Ctx, plan: UploadPlan, done: Processed) -> Version:
     row = Version(app_pk=app.id, version=plan.version, build=plan.build, description=plan.description,
                   status=CHECKED if done.report["passed"] else CHECK_FAILED, source_kind=plan.kind,
                   bundle_sha256=done.bundle_sha256, bundle_size=done.bundle_size, report=done.report,
-                  source_sha256=done.source_sha256, uploaded_by=ctx.actor.user_id)
+                  source_sha256=done.source_sha256, uploaded_by=ctx.actor.user_id,
+                  protected_bundle_sha256=done.protected_bundle_sha256, sourcemap_sha256=done.sourcemap_sha256)
     ctx.s.add(row)
     ctx.s.flush()
     ctx.audit("version.upload", f"app:{plan.app_id}@{plan.version}",
               {"build": plan.build, "kind": plan.kind, "bundle_sha256": done.bundle_sha256,
-               "checks_passed": done.report["passed"]})
+               "checks_passed": done.report["passed"],
+               **({"protected_bundle_sha256": done.protected_bundle_sha256} if done.protected_bundle_sha256 else {})})
     return row
 
 
 def upload_version(ctx: Ctx, app_id: str, *, version: str, build: int | None, description: str, kind: str,
-                   data: bytes) -> Version:
+                   data: bytes, protect: bool | None = None) -> Version:
     """Plan, process and record an upload in one unit of work (CLI and seeding; HTTP splits the steps)."""
     plan = plan_upload(ctx, app_id, version=version, build=build, description=description, kind=kind,
-                       size=len(data))
+                       size=len(data), protect=protect)
     return record_upload(ctx, plan, process_upload(ctx.platform.blobs, plan, data))
 
 
@@ -254,9 +269,15 @@ def set_upload_keys(ctx: Ctx, keys_pem: list[str]) -> Org:
 MAX_REVIEW_FILE_BYTES = 2 * 1024 * 1024
 
 
+def delivered_sha256(v: Version) -> str:
+    """The bundle hosts get: the protected one when the version has code protection."""
+    return v.protected_bundle_sha256 or v.bundle_sha256
+
+
 def _archive(ctx: Ctx, app_id: str, version: str, which: str) -> zipfile.ZipFile:
+    """`source` (as uploaded), `bundle` (as compiled and reviewed) or `delivered` (as hosts get it)."""
     _app, v = get_version(ctx, app_id, version)
-    sha = v.source_sha256 if which == "source" else v.bundle_sha256
+    sha = {"source": v.source_sha256, "bundle": v.bundle_sha256, "delivered": delivered_sha256(v)}[which]
     if sha is None:
         raise NotFound(f"version {version} has no {which} archive (uploaded as a package)", code="no_source")
     return zipfile.ZipFile(io.BytesIO(ctx.platform.blobs.get(sha)))

@@ -102,6 +102,7 @@ def release(ctx: Ctx, app_id: str, version: str, *, rules: dict[str, Any] | None
     ctx.audit(f"release.{kind}", f"app:{app_id}@{version}",
               {"release_id": rel.id, "sequence": seq, "build": build, "rules": checked,
                "bundle_sha256": v.bundle_sha256, "note": note,
+               **({"protected_bundle_sha256": v.protected_bundle_sha256} if v.protected_bundle_sha256 else {}),
                **({"guard": checked_guard} if checked_guard else {})})
     return rel
 
@@ -273,8 +274,9 @@ def _pack_for_host(platform: Platform, d: Decision) -> bytes:
 
     work = Path(tempfile.mkdtemp(prefix="mb-pack-"))
     try:
-        with zipfile.ZipFile(io.BytesIO(platform.blobs.get(d.version.bundle_sha256))) as zf:
-            zf.extractall(work / "bundle")  # our own deterministic zip of a checked bundle
+        # our own deterministic zip of the checked bundle, or of the protected bundle derived from it
+        with zipfile.ZipFile(io.BytesIO(platform.blobs.get(apps.delivered_sha256(d.version)))) as zf:
+            zf.extractall(work / "bundle")
         return toolchain.build_host_package(work / "bundle", app_id=d.app.app_id, version=d.version.version,
                                             build=d.release.build, signer=platform.package_signer,
                                             host_id=d.host.host_id, host_public_key=bytes.fromhex(d.host.public_key))

@@ -628,6 +628,7 @@ def app_metrics(ctx: Ctx, app_id: str, since: datetime | None = None, until: dat
                 version: str | None = None) -> dict[str, Any]:
     """The figures of one app's dashboard over [since, until) (default: the last 7 days), from rollups only."""
     from minibox.platform.apps import service as apps
+    from minibox.platform.apps.protection import map_top_errors
 
     app = apps.get_app(ctx, app_id)
     until = until or datetime.now(UTC)
@@ -694,6 +695,7 @@ def app_metrics(ctx: Ctx, app_id: str, since: datetime | None = None, until: dat
                    "first_version": g.first_version, "first_seen": _iso(g.first_seen), "last_seen": _iso(g.last_seen)}
                   for g, n in s.execute(select(G, top.c.n).join(top, (G.fingerprint == top.c.fingerprint)
                                                                 & (G.app_pk == app.id)).order_by(top.c.n.desc()))]
+    top_errors = map_top_errors(s, ctx.platform.blobs, app, top_errors)  # protected versions' frames
     versions = {v: {**c, **_rates(c["sessions"], c["error_sessions"], c["crashed_sessions"]),
                     "active_users": hll_count(merged[v]) if v in merged else 0} for v, c in by_version.items()}
     return {
