@@ -133,3 +133,25 @@ def test_compiled_output_that_does_not_parse_fails_its_own_file(app_dir: Path, m
     assert any(e.code == "internal" and e.file == "pages/usesbad/usesbad.wxml" for e in bundle.errors)
     with launch(app_dir, path="pages/ok/ok") as mp:  # the rest of render.js still runs
         assert mp.current_page.query_selector(".n").text == "42"
+
+
+def test_a_module_nested_too_deeply_for_the_engine_fails_alone(tmp_path: Path) -> None:
+    """A module the compile-time parser takes but the instance's 4 MiB stack cannot would fail all of
+    logic.js at launch: the check parses with a smaller stack, so that module alone throws."""
+    depth = 20_000
+    root = write(tmp_path / "app", {
+        "app.json": json.dumps({"pages": ["pages/ok/ok", "pages/deep/deep"]}),
+        "app.js": "App({})\n",
+        "pages/ok/ok.js": "Page({ data: { n: 42 } })\n",
+        "pages/ok/ok.wxml": '<view class="n">{{n}}</view>\n',
+        "pages/deep/deep.js": "var a = " + "[" * depth + "]" * depth + ";\nPage({})\n",
+        "pages/deep/deep.wxml": "<view/>\n",
+    })
+    bundle = compile_to_memory(root)
+    assert any("too deeply nested" in r for r in bundle.broken["pages/deep/deep"])
+    with launch(root, path="pages/ok/ok") as mp:
+        assert mp.current_page.query_selector(".n").text == "42"
+        mp.relaunch("/pages/deep/deep")
+        assert mp.current_page.query_selector(".mb-error-page__title") is not None
+        mp.relaunch("/pages/ok/ok")
+        assert mp.current_page.query_selector(".n").text == "42"

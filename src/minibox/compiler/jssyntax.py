@@ -20,6 +20,10 @@ from .errors import CompileError
 CHECK_MEMORY_BYTES = 256 << 20
 #: CPU seconds one check may take.
 CHECK_SECONDS = 5.0
+#: JS stack of the check: below the 4 MiB an instance has (runtime/engine.py DEFAULT_STACK_LIMIT), less
+#: the frames logic.js puts around a module, so a module nested too deeply for the instance to parse is
+#: found here and fails alone instead of failing all of logic.js at launch.
+CHECK_STACK_BYTES = 3 << 20
 #: Lines the wrapper puts before the module's first line.
 WRAPPER_LINES = 1
 _WRAPPER_HEAD = "(function (require, module, exports) {\n"
@@ -31,11 +35,15 @@ def check_syntax(path: str, src: str) -> CompileError | None:
     ctx = quickjs.Context()
     ctx.set_memory_limit(CHECK_MEMORY_BYTES)
     ctx.set_time_limit(CHECK_SECONDS)
+    ctx.set_max_stack_size(CHECK_STACK_BYTES)
     try:
         ctx.eval(_WRAPPER_HEAD + src + "\n})")
     except quickjs.JSException as exc:
         text = str(exc)
         first = text.split("\n", 1)[0]
+        if first.startswith("RangeError: Maximum call stack size exceeded"):
+            return CompileError(path, 1, 1, "SyntaxError: too deeply nested to parse (the engine's stack is "
+                                f"{CHECK_STACK_BYTES >> 20} MiB)", "js-syntax")
         if not first.startswith("SyntaxError"):
             return None  # only code that broke out of the wrapper can throw anything else
         m = _LOCATION.search(text)
