@@ -10,6 +10,9 @@ issue 13's goal. `--no-peer` measures minibox alone. Also prints the worker laun
 creating a bare engine in-process, as the baseline for the process boundary.
 
     .venv/bin/python bench/bench_runtime.py [--rows 100,1000,10000] [--repeat 10] [--no-peer]
+
+The launch of a page of 50 @vant/weapp components from a verified cached package is
+bench/bench_launch.py; the JS side of these fills, timed in the engine, bench/profile_js.py.
 """
 
 from __future__ import annotations

@@ -26,7 +26,9 @@ global.getApp = () => ({ globalData: {} });
 global.getCurrentPages = () => [];
 console.log = console.info = console.warn = console.debug = () => {};
 const out = process.stdout.write.bind(process.stdout);
+const tRequire = process.hrtime.bigint();
 const simulate = need("miniprogram-simulate");
+const requireMs = Number(process.hrtime.bigint() - tRequire) / 1e6;
 
 const LIST = '<view class="list"><view wx:for="{{list}}" wx:key="id" class="row" data-id="{{item.id}}">' +
              '<text class="name">{{item.name}}</text><text class="n">{{index}}</text></view></view>';
@@ -87,7 +89,36 @@ function cells(n, repeat) {
   return { fill_ms: fill };
 }
 
-const result = { list: {}, cells: null };
+// bench/bench_launch.py: a page of 50 components, from loading them (reading and compiling each
+// component and what it uses) to the attached first render; the simulator's own require apart.
+function launch(cfg) {
+  const load = [], render = [], total = [];
+  for (let r = -1; r < cfg.runs; r++) {  // round -1 warms up and is not counted
+    const t0 = process.hrtime.bigint();
+    const using = {};
+    for (const [tag, comp] of Object.entries(cfg.using)) {
+      using[tag] = simulate.load(path.join(spec.vant, comp, "index"), tag, { rootPath: spec.vant });
+    }
+    const t1 = process.hrtime.bigint();
+    const methods = {};
+    for (const h of cfg.handlers) methods[h] = function (e) { this.last = e && e.type; };
+    const comp = simulate.render(simulate.load({ template: cfg.template, usingComponents: using,
+                                                 data: JSON.parse(JSON.stringify(cfg.data)), methods }));
+    const parent = document.createElement("parent-wrapper");
+    document.body.appendChild(parent);
+    comp.attach(parent);
+    const t2 = process.hrtime.bigint();
+    if (r >= 0) { load.push(Number(t1 - t0) / 1e6); render.push(Number(t2 - t1) / 1e6); total.push(Number(t2 - t0) / 1e6); }
+    const got = comp.dom.querySelectorAll("van-cell").length;
+    if (got < 4) throw new Error("page not rendered: " + comp.dom.innerHTML.slice(0, 300));
+    comp.detach();
+    document.body.innerHTML = "";
+  }
+  return { load_ms: load, render_ms: render, total_ms: total, require_ms: requireMs };
+}
+
+const result = { list: {}, cells: null, launch: null };
+if (spec.launch) result.launch = launch(spec.launch);
 for (const n of spec.rows) result.list[n] = list(n, (spec.repeats && spec.repeats[n]) || spec.repeat);
 if (spec.vant && spec.cells) result.cells = cells(spec.cells, Math.max(3, Math.floor(spec.repeat / 2)));
 out(JSON.stringify(result) + "\n");

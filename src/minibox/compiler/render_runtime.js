@@ -1,5 +1,7 @@
 /* minibox render runtime: the helpers every compiled WXML render function calls. Pure functions. */
 var $HOP = Object.prototype.hasOwnProperty;
+/* what elements without attributes, and leaves, share: never written to */
+var $EA = Object.freeze({}), $EC = Object.freeze([]);
 var $U = Object.create(null);
 ["constructor", "__proto__", "prototype", "__defineGetter__", "__defineSetter__", "__lookupGetter__",
  "__lookupSetter__"].forEach(function (k) { $U[k] = 1; });
@@ -108,9 +110,9 @@ function $MPush(C, xs) {
   for (var i = 0; i < xs.length; i += 60000) Array.prototype.push.apply(C, xs.slice(i, i + 60000));
 }
 function $ML(C, site, l, deps, fn) {
-  var mc = $MC, occ = (mc.occ[site] || 0) + 1;
-  mc.occ[site] = occ;
-  var id = site + "#" + occ, E = mc.prev.get(id), n = l.length, D = mc.data, j, i, R;
+  var mc = $MC, occs = mc.occ || (mc.occ = Object.create(null)), occ = (occs[site] || 0) + 1;
+  occs[site] = occ;
+  var id = site + "#" + occ, E = mc.prev ? mc.prev.get(id) : undefined, n = l.length, D = mc.data, j, i, R;
   var dv = new Array(deps.length);
   for (j = 0; j < deps.length; j++) dv[j] = $g(D, deps[j]);
   var dirty = null, redo = null;
@@ -156,7 +158,7 @@ function $ML(C, site, l, deps, fn) {
   E.ver = mc.version;
   E.deps = dv;
   E.gen = (E.gen || 0) + 1;
-  mc.next.set(id, E);
+  (mc.next || (mc.next = new Map())).set(id, E);
   /* the hint for the diff (02_vdom.js mbReconcile): C[at .. at+n) are E's rows, and only the rows in
      `redo` differ from what the previous use of E (generation gen - 1) gave; one loop per list */
   var hint = { E: E, gen: E.gen, at: C.length, n: E.flat.length, redo: E.single && redo !== null ? redo : null };

@@ -23,6 +23,7 @@ from minibox.apis.registry import ApiError, ApiRegistry, CallContext, Services
 from minibox.runtime.bundle import LoadedBundle, framework_sources
 from minibox.runtime.errors import RuntimeFault, ScriptError, WorkerCrashed
 from minibox.runtime.pool import default_pool
+from minibox.runtime.protocol import gc_paused
 from minibox.runtime.sandbox import STARTUP_BUDGET, InstanceOverBudget, WorkerLimits, WorkerProcess
 
 log = logging.getLogger(__name__)
@@ -283,13 +284,14 @@ class Instance:
     def _handle_done(self, done: dict[str, Any]) -> None:
         self._next_timer = done.get("nextTimer")
         self._after_flush = bool(done.get("afterFlush"))
-        for message in done.get("out", []):
-            kind = message.get("t")
-            if kind == "log":
-                self.logs.append(message)
-            elif kind == "error":
-                self.errors.append(message)
-            self._emit(message)
+        with gc_paused():  # a first fill builds a whole tree in the views (see gc_paused)
+            for message in done.get("out", []):
+                kind = message.get("t")
+                if kind == "log":
+                    self.logs.append(message)
+                elif kind == "error":
+                    self.errors.append(message)
+                self._emit(message)
 
     def _emit(self, message: dict[str, Any]) -> None:
         for view in self.views:

@@ -7,10 +7,15 @@ Strings may carry lone surrogates (JS strings can): they travel as WTF-8 (`surro
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import re
 import struct
+from collections.abc import Iterator
 from typing import Any, BinaryIO
+
+import orjson
 
 #: Largest frame either side accepts; a larger one is a protocol violation.
 MAX_FRAME_BYTES = 64 * 1024 * 1024
@@ -23,14 +28,13 @@ MAX_CALL_CHARS = 16 * 1024 * 1024
 MAX_CALL_DEPTH = 300
 
 _HEADER = struct.Struct(">I")
-#: bytes.translate tables: keep only brackets, with {} folded onto [].
-_BRACKETS_ONLY = bytes.maketrans(b"{}", b"[]")
-_NOT_BRACKETS = bytes(i for i in range(256) if i not in b"[]{}")
+#: The key of a host command's raw bytes (`encode`, `read_frame`).
+BLOBS = "blobs"
+#: bytes.translate tables: keep only quotes and brackets, with {} folded onto [].
+_FOLD_BRACES = bytes.maketrans(b"{}", b"[]")
+_NOT_SKELETON = bytes(i for i in range(256) if i not in b'"[]{}')
 #: Runs of opening or of closing brackets.
 _RUNS = re.compile(rb"\[+|\]+")
-#: With more runs than this, cheap passes (bytes.replace) first remove innermost levels.
-_MANY_RUNS = 10_000
-_PASSES = 8
 
 
 class FrameError(Exception):
@@ -40,28 +44,34 @@ class FrameError(Exception):
 def json_depth_exceeds(text: str | bytes, max_depth: int) -> bool:
     """True when `text` (JSON) nests arrays/objects deeper than `max_depth`; never parses it.
 
-    Linear in the size of `text` and mostly C-speed: a fast exit when there are too few brackets
-    to go that deep; otherwise strings are cut out (escapes first, then split on quotes), the
-    brackets kept and counted by runs (after a few cheap passes that remove innermost levels
-    when there are many short runs).
+    Linear in the size of `text` and C-speed but for a count of what is left at the end: a fast
+    exit when there are too few brackets to go that deep; escapes out, then only quotes and
+    brackets kept; strings cut out; then passes that each remove the innermost level (while they
+    remove much), and the rest counted by runs.
     """
     data = text if isinstance(text, bytes | bytearray) else text.encode("utf-8", "surrogatepass")
     if data.count(b"[") + data.count(b"{") <= max_depth:
         return False
-    outside = b"".join(bytes(data).replace(b"\\\\", b"").replace(b'\\"', b"").split(b'"')[::2])
-    skel = outside.translate(_BRACKETS_ONLY, _NOT_BRACKETS)
-    runs = _RUNS.findall(skel)
+    if b"\\" in data:  # escaped backslashes and quotes out: every quote left delimits a string
+        data = bytes(data).replace(b"\\\\", b"").replace(b'\\"', b"")
+    skel = data.translate(_FOLD_BRACES, _NOT_SKELETON)
+    # a string without brackets is two adjacent quotes now; taking out such pairs leaves every
+    # other quote's parity as it was, so what lies between the quotes left is still string
+    skel = skel.replace(b'""', b"")
+    if b'"' in skel:
+        skel = b"".join(skel.split(b'"')[::2])
     removed = 0
-    if len(runs) > _MANY_RUNS:
-        # each pass removes every innermost container, so the nesting drops by exactly one level
-        while removed < _PASSES and skel:
-            shorter = skel.replace(b"[]", b"")
-            if len(shorter) == len(skel):
-                break  # not balanced: count what is left
-            skel, removed = shorter, removed + 1
-        runs = _RUNS.findall(skel)
+    while skel:
+        shorter = skel.replace(b"[]", b"")  # every innermost container: one level less
+        if len(shorter) == len(skel):
+            break  # not balanced: count what is left
+        skel, before, removed = shorter, len(skel), removed + 1
+        if removed > max_depth:
+            return True
+        if len(shorter) * 8 > before * 7:
+            break  # passes that remove little would cost more than counting the runs left
     depth = removed
-    for run in runs:
+    for run in _RUNS.findall(skel):
         if run[:1] == b"[":
             depth += len(run)
             if depth > max_depth:
@@ -85,22 +95,67 @@ def loads(body: bytes | str, *, max_size: int = MAX_FRAME_BYTES, max_depth: int 
     why = check_json(body, max_size=max_size, max_depth=max_depth)
     if why is not None:
         raise FrameError(why)
+    return parse(body)
+
+
+def parse(body: bytes | str) -> Any:
+    """Parse JSON already checked by `check_json`: orjson (a few times faster), and the standard
+    parser for what orjson refuses (lone surrogates, escaped or in WTF-8, NaN; or not JSON).
+    orjson reads an integer past 64 bits as a float: the number the sandbox's JS had."""
+    with gc_paused():
+        try:
+            return orjson.loads(body)
+        except (orjson.JSONDecodeError, MemoryError):
+            pass
+        try:
+            text = body.decode("utf-8", "surrogatepass") if isinstance(body, bytes | bytearray) else body
+            return json.loads(text)
+        except (ValueError, RecursionError, MemoryError) as exc:
+            raise FrameError(f"frame is not JSON: {exc}") from None
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection in the block: parsing a frame and applying its patches make a
+    great many containers that all live on (or all die at once), and the collector's passes over
+    the whole heap meanwhile (a full one every few thousand new objects) cost more than the work
+    (3x for a 10,000-row first fill). The block is short; what it made is collected after."""
+    if not gc.isenabled():  # off already (by the application, or an enclosing block)
+        yield
+        return
+    gc.disable()
     try:
-        text = body.decode("utf-8", "surrogatepass") if isinstance(body, bytes | bytearray) else body
-        return json.loads(text)
-    except (ValueError, RecursionError, MemoryError) as exc:
-        raise FrameError(f"frame is not JSON: {exc}") from None
+        yield
+    finally:
+        gc.enable()
+
+
+def frame(body: bytes) -> bytes:
+    """A frame around a JSON body already checked for size and depth."""
+    if len(body) > MAX_FRAME_BYTES:
+        raise FrameError(f"frame of {len(body)} bytes exceeds {MAX_FRAME_BYTES}")
+    return _HEADER.pack(len(body)) + body
 
 
 def encode(message: Any) -> bytes:
+    """A frame of `message`. A host command may carry raw bytes (a bundle's source texts) as
+    `message[BLOBS]`, a list of bytes: they follow the JSON after a NUL byte (which JSON text never
+    holds), never encoded, escaped or depth-checked, and the JSON lists their sizes (`read_frame`)."""
+    blobs = message.get(BLOBS) if isinstance(message, dict) else None
+    if blobs is not None:
+        if not isinstance(blobs, list) or not all(isinstance(b, bytes | bytearray) for b in blobs):
+            raise FrameError(f"{BLOBS} must be a list of bytes")
+        message = {**message, BLOBS: [len(b) for b in blobs]}
     try:
         body = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
     except (ValueError, TypeError, RecursionError) as exc:
         raise FrameError(f"message cannot be encoded: {exc}") from None
-    if len(body) > MAX_FRAME_BYTES:
-        raise FrameError(f"frame of {len(body)} bytes exceeds {MAX_FRAME_BYTES}")
     if json_depth_exceeds(body, MAX_FRAME_DEPTH):
         raise FrameError(f"message nested deeper than {MAX_FRAME_DEPTH} levels")
+    if blobs is not None:
+        body = b"".join((body, b"\0", *blobs))
+    if len(body) > MAX_FRAME_BYTES:
+        raise FrameError(f"frame of {len(body)} bytes exceeds {MAX_FRAME_BYTES}")
     return _HEADER.pack(len(body)) + body
 
 
@@ -122,7 +177,22 @@ def _read_exact(stream: BinaryIO, size: int) -> bytes:
 
 
 def read_frame(stream: BinaryIO) -> Any:
+    """The next frame from the host (the worker's reader: only host frames may carry blobs)."""
     (size,) = _HEADER.unpack(_read_exact(stream, _HEADER.size))
     if size > MAX_FRAME_BYTES:
         raise FrameError(f"frame of {size} bytes exceeds {MAX_FRAME_BYTES}")
-    return loads(_read_exact(stream, size))
+    body = _read_exact(stream, size)
+    nul = body.find(b"\0")
+    if nul < 0:
+        return loads(body)
+    message = loads(body[:nul])
+    sizes = message.get(BLOBS) if isinstance(message, dict) else None
+    if (not isinstance(sizes, list) or not all(type(n) is int and n >= 0 for n in sizes)
+            or sum(sizes) != size - nul - 1):
+        raise FrameError("raw bytes after a frame that does not list them")
+    blobs, at = [], nul + 1
+    for n in sizes:
+        blobs.append(body[at : at + n])
+        at += n
+    message[BLOBS] = blobs
+    return message

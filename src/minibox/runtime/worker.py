@@ -102,7 +102,8 @@ class Worker:
             return _fail(request["api"], "bridge closed")
         return json.dumps({k: v for k, v in reply.items() if k != "t"})
 
-    def handle(self, msg: dict[str, Any]) -> dict[str, Any]:
+    def handle(self, msg: dict[str, Any]) -> dict[str, Any] | bytes:
+        """Answer one command: a reply to encode, or the body of a `done` frame ready to send."""
         cmd = msg.get("cmd")
         if cmd == "init":
             limits = EngineLimits(**msg.get("limits", {}))
@@ -116,7 +117,7 @@ class Worker:
             return self._run(msg["fn"], msg.get("args") or {}, msg.get("now", 0))
         return {"t": "done", "error": {"type": "protocol", "message": f"unknown command {cmd!r}", "stack": ""}}
 
-    def _run(self, fn: str, args: Any, now: float) -> dict[str, Any]:
+    def _run(self, fn: str, args: Any, now: float) -> dict[str, Any] | bytes:
         engine = self.engine
         if engine is None:
             return {"t": "done", "error": {"type": "protocol", "message": "not initialised", "stack": ""}}
@@ -128,18 +129,29 @@ class Worker:
         finally:
             if self.fatal:
                 raise SystemExit(self.fatal)
-        for text in (collected_text, result_text):  # checked before parsing, as every message
-            why = protocol.check_json(text, max_size=protocol.MAX_FRAME_BYTES, max_depth=protocol.MAX_FRAME_DEPTH - 4)
-            if why is not None:
-                raise ScriptError(f"Error: the result could not be sent to the host: {why}")
-        try:
-            collected = json.loads(collected_text)
-            collected["result"] = json.loads(result_text) if result_text else None
-        except (ValueError, TypeError, RecursionError, MemoryError):
-            # mini-program code broke the framework's own output (it can only harm itself)
-            raise ScriptError("the framework's output was corrupted by mini-program code") from None
-        collected["t"] = "done"
-        return collected
+        return done_body(collected_text, result_text)
+
+
+def done_body(collected_text: str, result_text: str) -> bytes:
+    """The body of a `done` frame: the framework's JSON texts as they are, not parsed and encoded
+    again. They are checked as every message (size, depth), then parsed once (fast; the objects
+    are dropped at once) only to be sure that they are JSON: mini-program code can replace the
+    framework's functions and so break its output, which harms only itself (a script error)."""
+    collected = collected_text.encode("utf-8", "surrogatepass")
+    result = result_text.encode("utf-8", "surrogatepass") if result_text else b"null"
+    for text in (collected, result):  # checked before parsing, as every message
+        why = protocol.check_json(text, max_size=protocol.MAX_FRAME_BYTES, max_depth=protocol.MAX_FRAME_DEPTH - 4)
+        if why is not None:
+            raise ScriptError(f"Error: the result could not be sent to the host: {why}")
+    try:
+        protocol.parse(result)
+        ok = isinstance(protocol.parse(collected), dict)
+    except protocol.FrameError:
+        ok = False
+    # spliced as text: an object with a key and nothing around it (JSON.stringify adds no spaces)
+    if not ok or collected[:1] != b"{" or collected[-1:] != b"}" or collected == b"{}":
+        raise ScriptError("the framework's output was corrupted by mini-program code")
+    return b"".join((collected[:-1], b',"result":', result, b',"t":"done"}'))
 
 
 def serve(cfg: dict[str, Any], inp: BinaryIO, out: BinaryIO) -> None:
@@ -166,7 +178,7 @@ def serve(cfg: dict[str, Any], inp: BinaryIO, out: BinaryIO) -> None:
         except ScriptError as exc:
             reply = {"t": "done", "error": {"type": "script", "message": exc.js_message, "stack": exc.stack}}
         try:
-            frame = protocol.encode(reply)
+            frame = protocol.frame(reply) if isinstance(reply, bytes) else protocol.encode(reply)
         except protocol.FrameError as exc:
             frame = protocol.encode({"t": "done", "error": {
                 "type": "script", "message": f"Error: the result could not be sent to the host: {exc}", "stack": ""}})

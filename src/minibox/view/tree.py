@@ -129,9 +129,11 @@ class HeadlessView:
             raise PatchError(f"patch names unknown node {node_id}") from None
 
     def _forget(self, node: Node) -> None:
-        self.nodes.pop(node.id, None)
-        for child in node.children:
-            self._forget(child)
+        forget, todo = self.nodes.pop, [node]  # no recursion: a tree may be as deep as a frame
+        while todo:
+            node = todo.pop()
+            forget(node.id, None)
+            todo += node.children
 
     def _detach(self, node: Node) -> None:
         if node.parent is not None:
@@ -143,7 +145,9 @@ class HeadlessView:
         self.op_count += len(ops)
         for op in ops:
             kind = op[0]
-            if kind == "create":
+            if kind == "tree":
+                self._tree(op)
+            elif kind == "create":
                 self.nodes[op[1]] = Node(op[1], op[2])
             elif kind == "text":
                 node = self.nodes.get(op[1])
@@ -178,6 +182,46 @@ class HeadlessView:
                 self._forget(node)
             else:
                 raise PatchError(f"unknown patch operation {kind!r}")
+
+    def _tree(self, op: list[Any]) -> None:
+        """["tree", parentId|null, firstId, spec, ...]: create subtrees, appended to the parent in
+        order (docs/internals.md §4). No recursion: a spec nests as deep as the frame allows."""
+        nodes = self.nodes
+        try:
+            parent = self._node(op[1]) if op[1] is not None else None
+            nid = op[2]
+            work = [(spec, parent) for spec in reversed(op[3:])]
+            pop, push = work.pop, work.append
+            while work:
+                spec, into = pop()
+                if spec.__class__ is str:  # a text node
+                    node = Node(nid, "#text", spec, {}, "", "", [], [], into)
+                else:
+                    at = 0
+                    if spec[0].__class__ is int:  # its own id, not the one after the previous node's
+                        nid, at = spec[0], 1
+                    if at == len(spec) - 1:  # [id, text]
+                        node = Node(nid, "#text", spec[1], {}, "", "", [], [], into)
+                    else:  # [tag, class, extra, ...children]
+                        tag, extra = spec[at], spec[at + 2]
+                        if tag.__class__ is not str:
+                            raise TypeError(f"tag {tag!r}")
+                        if extra:
+                            attrs, events = extra.get("a"), extra.get("e")
+                            node = Node(nid, tag, "", dict(attrs) if attrs else {}, spec[at + 1], extra.get("s", ""),
+                                        list(events) if events else [], [], into)
+                        else:
+                            node = Node(nid, tag, "", {}, spec[at + 1], "", [], [], into)
+                        for k in range(len(spec) - 1, at + 2, -1):
+                            push((spec[k], node))
+                if nid.__class__ is not int:
+                    raise TypeError(f"node id {nid!r}")
+                nodes[nid] = node
+                nid += 1
+                if into is not None:
+                    into.children.append(node)
+        except (TypeError, IndexError, KeyError, ValueError, AttributeError) as exc:
+            raise PatchError(f"malformed tree operation: {exc}") from None
 
     def set_value(self, node_id: int, value: Any) -> None:
         """The user typed: the view holds the new value, as a browser input would."""

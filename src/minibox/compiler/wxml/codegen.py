@@ -624,7 +624,9 @@ class FileCodegen:
         fields = [f"t:{_q(tag)}"]
         if key is not None:
             fields.append(f"k:{key}")
-        fields.append(f"a:{{{','.join(attrs)}}}")
+        # no attributes: the runtime's shared empty object ($EA; nothing writes into a node's `a`
+        # but `hidden` below, and a model: binding, which is an attribute)
+        fields.append(f"a:{{{','.join(attrs)}}}" if attrs or hidden is not None else "a:$EA")
         if cls is not None:
             fields.append(f"cls:{cls}")
         if st is not None:
@@ -638,8 +640,8 @@ class FileCodegen:
         if models:
             fields.append(f"md:{{{','.join(models)}}}")
         has_children = any(isinstance(c, Element) or c.value.strip(" \t\n") for c in el.children)
-        if not has_children and hidden is None:
-            out.append(f"{C}.push({{{','.join(fields)},c:[]}});")
+        if not has_children and hidden is None:  # a leaf: the shared empty list of children ($EC)
+            out.append(f"{C}.push({{{','.join(fields)},c:$EC}});")
             return
         e = self.var("e")
         out.append(f"var {e} = {{{','.join(fields)},c:[]}};")

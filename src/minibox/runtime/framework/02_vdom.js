@@ -41,53 +41,184 @@ function mbHostClass(compPath, cls) {
   return scope ? (cls ? cls + " " : "") + scope + "--_host" : cls;
 }
 
-function mbCreateNode(owner, parent, v) {
+// What a node without events, dataset or children holds: shared (every row of a list has leaves),
+// never written to (a list or dataset that changes is another object).
+var MB_NO_EVENTS = Object.freeze([]);
+var MB_NO_DATASET = Object.freeze({});
+var MB_NO_KIDS = Object.freeze([]);
+
+// Nodes created in a turn travel as "tree" ops (docs/internals.md §4): ["tree", parentId|null,
+// firstId, spec, ...], a spec being "text" for a text node, [tag, class, extra, ...child specs] for
+// an element (extra: 0, or {a: attrs, s: style, e: event types}). A spec's id is the one after the
+// previous node's in the op (document order), firstId for the first; a node whose id is not (a
+// component mounted before it took ids) starts its spec with its id: [id, "text"], [id, tag, ...].
+// Children of a node created in the same op nest in its spec, to this depth; deeper ones get ops
+// of their own.
+var MB_TREE_DEPTH = 32;
+
+function mbTreeOp(domParentId) {
+  var op = ["tree", domParentId, MB.nextNodeId];
+  op.n = MB.nextNodeId;  // the id a spec pushed next has without saying it
+  mbOp(op);  // before anything the creation sends (a component mounted in it names its host)
+  return op;
+}
+
+// The attributes a spec carries: those of plain values (objects and arrays get "attr" ops, so that
+// the nesting of a value does not add to that of the spec; what JSON makes null is no attribute, as
+// an "attr" op with null says); 0 for none.
+function mbSpecAttrs(id, a, hostOnly) {
+  var out = 0, names = Object.keys(a);
+  for (var i = 0; i < names.length; i++) {
+    var name = names[i], value = a[name];
+    if (hostOnly && !MB_HOST_ATTRS[name]) continue;
+    var type = typeof value;
+    if (value === null || type === "undefined" || type === "function" || type === "symbol" ||
+        (type === "number" && value - value !== 0)) continue;  // JSON null, or nothing: no attribute
+    if (type === "object") { mbOp(["attr", id, name, value]); continue; }
+    if (out === 0) out = {};
+    out[name] = value;
+  }
+  return out;
+}
+
+// Create the node for vnode `v`. Its spec goes into `into` (the "tree" op `op`, or the spec of a
+// node created in it; `lvl`: how deep), or, with no `into` (a component mount records its ops,
+// 03_component.js, and its filter reads one op per change), one op per change.
+function mbCreateNode(owner, parent, v, into, lvl, op) {
   var id = mbNewId();
   var r;
   if (v.x !== undefined) {
     r = { id: id, x: String(v.x), parent: parent, owner: owner, v: v };
     MB.nodes.set(id, r);
-    mbOp(["text", id, r.x]);
+    if (into) {
+      into.push(id === op.n ? r.x : [id, r.x]);
+      op.n = id + 1;
+    } else {
+      mbOp(["text", id, r.x]);
+    }
     return r;
   }
   r = {
-    id: id, t: v.t, a: v.a || {}, cls: v.cls || "", st: v.st || "", ev: v.ev || [],
-    ds: v.ds || {}, mk: v.mk || null, md: v.md || null, k: v.k, c: [], parent: parent, owner: owner, comp: null,
+    id: id, t: v.t, a: v.a || {}, cls: v.cls || "", st: v.st || "", ev: v.ev || MB_NO_EVENTS,
+    ds: v.ds || MB_NO_DATASET, mk: v.mk || null, md: v.md || null, k: v.k, c: MB_NO_KIDS, parent: parent,
+    owner: owner, comp: null,
     v: v,  // the vnode the node shows: patching it from the same vnode again changes nothing
   };
   MB.nodes.set(id, r);
-  mbOp(["create", id, v.t]);
   if (v.t === "slot" && owner) owner.__slots[v.a && v.a.name ? String(v.a.name) : ""] = r;
   var compPath = owner ? mbComponentPathFor(owner, v.t) : null;
   if (compPath) {
     r.compPath = compPath;
     r.cls = mbHostClass(compPath, r.cls);
-    mbHostAttrs(r, null, r.a);
-  } else {
-    var names = Object.keys(r.a);  // a loop, not forEach: every created node comes through here
-    for (var i = 0; i < names.length; i++) mbOp(["attr", id, names[i], r.a[names[i]]]);
   }
-  if (r.cls) mbOp(["class", id, r.cls]);
-  if (r.st) mbOp(["style", id, r.st]);
-  if (r.ev.length) mbOp(["events", id, mbEventTypes(r.ev)]);
+  var spec = null;
+  if (into) {
+    spec = id === op.n ? [v.t, r.cls, 0] : [id, v.t, r.cls, 0];
+    op.n = id + 1;
+    into.push(spec);
+    var attrs = mbSpecAttrs(id, r.a, !!compPath);
+    if (attrs !== 0 || r.st || r.ev.length) {
+      var extra = {};
+      if (attrs !== 0) extra.a = attrs;
+      if (r.st) extra.s = r.st;
+      if (r.ev.length) extra.e = mbEventTypes(r.ev);
+      spec[spec.length - 1] = extra;
+    }
+  } else {
+    mbOp(["create", id, v.t]);
+    if (compPath) {
+      mbHostAttrs(r, null, r.a);
+    } else {
+      var names = Object.keys(r.a);  // a loop, not forEach: every created node comes through here
+      for (var i = 0; i < names.length; i++) mbOp(["attr", id, names[i], r.a[names[i]]]);
+    }
+    if (r.cls) mbOp(["class", id, r.cls]);
+    if (r.st) mbOp(["style", id, r.st]);
+    if (r.ev.length) mbOp(["events", id, mbEventTypes(r.ev)]);
+  }
   if (compPath) {
     r.light = v.c || [];
     mbMountComponent(r, owner, compPath);
   } else if (v.c && v.c.length) {
-    r.c = mbReconcile(owner, r, r.id, [], v.c);
+    if (spec !== null && lvl < MB_TREE_DEPTH) {
+      var kids = v.c, made = new Array(kids.length);
+      for (var k = 0; k < kids.length; k++) made[k] = mbCreateNode(owner, r, kids[k], spec, lvl + 1, op);
+      made.$vs = kids;  // as mbReconcile leaves it
+      r.c = made;
+    } else {
+      r.c = mbReconcile(owner, r, r.id, [], v.c);
+    }
   }
   return r;
 }
 
+// The spec of node `r` as it is (and of what it holds), pushed into `into` (the "tree" op `op`, or
+// a spec in it, `lvl` deep).
+function mbSpecOfNode(r, into, lvl, op) {
+  if (r.x !== undefined) {
+    into.push(r.id === op.n ? r.x : [r.id, r.x]);
+    op.n = r.id + 1;
+    return;
+  }
+  var spec = r.id === op.n ? [r.t, r.cls, 0] : [r.id, r.t, r.cls, 0];
+  op.n = r.id + 1;
+  into.push(spec);
+  var attrs = mbSpecAttrs(r.id, r.a, !!r.compPath);
+  if (attrs !== 0 || r.st || r.ev.length) {
+    var extra = {};
+    if (attrs !== 0) extra.a = attrs;
+    if (r.st) extra.s = r.st;
+    if (r.ev.length) extra.e = mbEventTypes(r.ev);
+    spec[spec.length - 1] = extra;
+  }
+  mbSpecOfContent(r, spec, lvl, op);
+}
+
+// What `r` (`lvl` deep) holds, into `spec`: its children, or a component's shadow tree. Children
+// nested too deep get an op of their own; a component's light nodes get one per slot (or one
+// detached, for a slot its template does not have), after this one: the nodes of an op's specs
+// come in the order they were pushed, which implicit ids rely on.
+function mbSpecOfContent(r, spec, lvl, op) {
+  var kids = r.comp ? r.comp.__roots : r.c, k;
+  if (kids && kids.length) {
+    if (lvl < MB_TREE_DEPTH) {
+      for (k = 0; k < kids.length; k++) mbSpecOfNode(kids[k], spec, lvl + 1, op);
+    } else {
+      var deeper = mbTreeOp(r.id);
+      for (k = 0; k < kids.length; k++) mbSpecOfNode(kids[k], deeper, 1, deeper);
+    }
+  }
+  if (!r.comp) return;
+  var by = r.lightBy || {};
+  Object.keys(by).forEach(function (name) {
+    if (!by[name].length) return;
+    var slotId = r.lightSlot ? r.lightSlot[name] : null;
+    var light = mbTreeOp(slotId === undefined ? null : slotId);
+    by[name].forEach(function (n) { mbSpecOfNode(n, light, 1, light); });
+  });
+}
+
+// The "tree" ops that build, in the view, what component host `host` holds, from its nodes as they
+// are: what a mount that recorded its operations sends at the end (03_component.js mbMaterialize).
+function mbSubtreeOps(host) {
+  var op = mbTreeOp(host.id);
+  mbSpecOfContent(host, op, 0, op);
+}
+
 // Attributes that a component host element shows in the view: the rest are properties.
-var MB_HOST_ATTRS = { id: 1, hidden: 1, slot: 1 };
+var MB_HOST_ATTRS = Object.assign(Object.create(null), { id: 1, hidden: 1, slot: 1 });
 function mbHostAttrs(r, oldA, newA) {
-  Object.keys(newA).forEach(function (name) {
-    if (MB_HOST_ATTRS[name] && (!oldA || !mbEqual(oldA[name], newA[name]))) mbOp(["attr", r.id, name, newA[name]]);
-  });
-  if (oldA) Object.keys(oldA).forEach(function (name) {
-    if (MB_HOST_ATTRS[name] && !(name in newA)) mbOp(["attr", r.id, name, null]);
-  });
+  var names = Object.keys(newA), i, name;
+  for (i = 0; i < names.length; i++) {
+    name = names[i];
+    if (MB_HOST_ATTRS[name] === 1 && (!oldA || !mbEqual(oldA[name], newA[name]))) mbOp(["attr", r.id, name, newA[name]]);
+  }
+  if (!oldA) return;
+  names = Object.keys(oldA);
+  for (i = 0; i < names.length; i++) {
+    name = names[i];
+    if (MB_HOST_ATTRS[name] === 1 && !(name in newA)) mbOp(["attr", r.id, name, null]);
+  }
 }
 
 function mbSameEventTypes(a, b) {
@@ -118,13 +249,13 @@ function mbPatchNode(owner, r, v) {
   if (cls !== r.cls) { r.cls = cls; mbOp(["class", r.id, cls]); }
   var st = v.st || "";
   if (st !== r.st) { r.st = st; mbOp(["style", r.id, st]); }
-  var ev = v.ev || [];
+  var ev = v.ev || MB_NO_EVENTS;
   if (!mbSameEventTypes(r.ev, ev)) {
     var before = mbEventTypes(r.ev).join(","), types = mbEventTypes(ev);
     if (before !== types.join(",")) mbOp(["events", r.id, types]);
   }
   r.ev = ev;
-  r.ds = v.ds || {};
+  r.ds = v.ds || MB_NO_DATASET;
   r.mk = v.mk || null;
   r.md = v.md || null;
   if (r.comp) {
@@ -148,6 +279,11 @@ function mbDestroyNode(r, top) {
   if (r.c) r.c.forEach(function (n) { mbDestroyNode(n, false); });
   if (r.comp) mbUnmountComponent(r.comp);
   MB.nodes.delete(r.id);
+  // no cycle is left behind (child -> parent, host <-> component): the engine frees the removed
+  // tree at once by reference counting, instead of its cycle collector scanning it (and everything
+  // alive) during the next render, which costs more the larger the page
+  r.parent = null;
+  r.comp = null;
 }
 
 function mbNodeKind(v) { return v.x !== undefined ? "#text" : v.t; }
@@ -194,9 +330,14 @@ function mbMemoPositions(list, prev) {
 function mbReconcileList(owner, parent, domParentId, oldList, vnodes) {
   if (!oldList.length && !vnodes.length) return oldList;
   if (!oldList.length) {
-    // all new (a first render, a filled list): create them, then append them in order
+    // all new (a first render, a filled list): one op creates them and appends them in order
     var made = new Array(vnodes.length), m;
-    for (m = 0; m < vnodes.length; m++) made[m] = mbCreateNode(owner, parent, vnodes[m]);
+    if (MB.ops.mbRecording !== true) {
+      var op = mbTreeOp(domParentId);
+      for (m = 0; m < vnodes.length; m++) made[m] = mbCreateNode(owner, parent, vnodes[m], op, 1, op);
+      return made;
+    }
+    for (m = 0; m < vnodes.length; m++) made[m] = mbCreateNode(owner, parent, vnodes[m], null, 0, null);
     if (domParentId !== null) for (m = 0; m < made.length; m++) mbOp(["insert", domParentId, made[m].id, null]);
     return made;
   }
@@ -236,6 +377,7 @@ function mbReconcileList(owner, parent, domParentId, oldList, vnodes) {
   });
   var used = new Set();
   var result = new Array(vnodes.length);
+  var created = null;  // the "tree" op of the nodes this pass creates (inserted below, one by one)
   var reusedOld = new Array(vnodes.length);
   for (var i = 0; i < vnodes.length; i++) {
     var v = vnodes[i];
@@ -257,7 +399,8 @@ function mbReconcileList(owner, parent, domParentId, oldList, vnodes) {
       result[i] = match;
       reusedOld[i] = oldIndex.get(match);
     } else {
-      result[i] = mbCreateNode(owner, parent, v);
+      if (created === null && MB.ops.mbRecording !== true) created = mbTreeOp(null);
+      result[i] = mbCreateNode(owner, parent, v, created, 1, created);
       reusedOld[i] = -1;
     }
   }

@@ -227,6 +227,20 @@ function mbExportOf(inst) {
   return inst;
 }
 
+// What every instance of a definition starts from, computed once: its data then the defaults of the
+// properties it does not name, in that order (each instance gets its own copy of object values),
+// and the names of its methods.
+function mbInstanceTemplate(cdef) {
+  var data = mbClone(cdef.data);
+  var props = Object.keys(cdef.properties);
+  for (var i = 0; i < props.length; i++) if (!(props[i] in data)) data[props[i]] = cdef.properties[props[i]].value;
+  var keys = Object.keys(data);
+  cdef.instanceTemplate = {
+    keys: keys, vals: keys.map(function (k) { return data[k]; }), methods: Object.keys(cdef.methods),
+  };
+  return cdef.instanceTemplate;
+}
+
 function mbCreateInstance(path, def, host, owner, page) {
   var cdef = mbCompileDef(def);
   var inst = Object.create(mbInstanceProto);
@@ -245,15 +259,18 @@ function mbCreateInstance(path, def, host, owner, page) {
   inst.__children = new Set();
   inst.__mounted = false;
   inst.__relations = [];
-  var data = mbClone(cdef.data);
-  Object.keys(cdef.properties).forEach(function (name) {
-    if (!(name in data)) data[name] = mbClone(cdef.properties[name].value);
-  });
+  var tmpl = cdef.instanceTemplate || mbInstanceTemplate(cdef);
+  var data = {}, keys = tmpl.keys, vals = tmpl.vals, i, v;
+  for (i = 0; i < keys.length; i++) {
+    v = vals[i];
+    data[keys[i]] = v !== null && typeof v === "object" ? mbClone(v) : v;
+  }
   inst.data = data;
   inst.properties = data;
-  Object.keys(cdef.methods).forEach(function (k) { inst[k] = cdef.methods[k]; });
+  var methods = cdef.methods, names = tmpl.methods;
+  for (i = 0; i < names.length; i++) inst[names[i]] = methods[names[i]];
   inst.id = host && host.a && host.a.id ? String(host.a.id) : "";
-  inst.dataset = host ? host.ds || {} : {};
+  inst.dataset = host && host.ds && host.ds !== MB_NO_DATASET ? host.ds : {};
   if (owner) owner.__children.add(inst);
   return inst;
 }
@@ -298,6 +315,12 @@ MB.pendingAttach = [];
 MB.renderDepth = 0;
 
 MB.brokenDefs = Object.create(null);  // component path -> why it cannot be used (reported once)
+var MB_DEFAULT_PLAIN = Object.create(null);  // component path -> its default render creates no component
+
+function mbHasGenerics(path) {
+  var cfg = MB.config.components[path];
+  return !!(cfg && cfg.json && mbIsPlainObject(cfg.json.componentGenerics));
+}
 
 function mbMountComponent(host, owner, path) {
   if (MB.brokenDefs[path]) return null;
@@ -321,8 +344,13 @@ function mbMountComponent(host, owner, path) {
   // values, `created` runs, then the values the user wrote arrive as an update (data observers,
   // re-render, property observers). Nested components thus see their props change after creation.
   MB.pendingAttach.push(inst);
-  var first = mbRenderTemplate(inst);
-  if (!mbHasComponentTags(inst, first)) {
+  // Whether the default render creates a component depends only on the definition (its data and
+  // property defaults), unless generics let the user choose tags: known after the first mount.
+  var generic = mbHasGenerics(path);
+  var first = !generic && MB_DEFAULT_PLAIN[path] === true ? null : mbRenderTemplate(inst, true);
+  var plainDefault = first === null || !mbHasComponentTags(inst, first);
+  if (!generic) MB_DEFAULT_PLAIN[path] = plainDefault;
+  if (plainDefault) {
     // The default render creates no component: rendering once, after the props, is the same to
     // everyone, and cheaper.
     mbCallLifetime(inst, "created");
@@ -342,7 +370,7 @@ function mbMountComponent(host, owner, path) {
   sink.push = function (op) { recorded.push(op); return 0; };  // length stays 0: never flushed as is
   MB.ops = sink;
   try {
-    mbRenderComponent(inst, first);
+    mbRenderComponent(inst, mbResolveExternalClasses(inst, first));
     mbCallLifetime(inst, "created");
     var changed = mbApplyProps(inst, host.a, null, true);
     mbRunPropDataObservers(inst, changed);
@@ -381,34 +409,7 @@ function mbSubtreeIds(host) {
 
 // The operations that build, in the view, what a component host holds (as mbCreateNode would).
 function mbMaterialize(host) {
-  function build(r, domParentId) {
-    if (r.x !== undefined) {
-      mbOp(["text", r.id, r.x]);
-    } else {
-      mbOp(["create", r.id, r.t]);
-      if (r.compPath) mbHostAttrs(r, null, r.a);
-      else Object.keys(r.a).forEach(function (name) { mbOp(["attr", r.id, name, r.a[name]]); });
-      if (r.cls) mbOp(["class", r.id, r.cls]);
-      if (r.st) mbOp(["style", r.id, r.st]);
-      var types = mbEventTypes(r.ev);
-      if (types.length) mbOp(["events", r.id, types]);
-      fill(r);
-    }
-    if (domParentId !== null) mbOp(["insert", domParentId, r.id, null]);
-  }
-  function fill(r) {
-    if (r.comp) {
-      r.comp.__roots.forEach(function (k) { build(k, r.id); });
-      var by = r.lightBy || {};
-      Object.keys(by).forEach(function (name) {
-        var slotId = r.lightSlot ? r.lightSlot[name] : null;
-        by[name].forEach(function (k) { build(k, slotId === undefined ? null : slotId); });
-      });
-    } else if (r.c) {
-      r.c.forEach(function (k) { build(k, r.id); });
-    }
-  }
-  fill(host);
+  mbSubtreeOps(host);  // 02_vdom.js: "tree" ops
 }
 
 // Attach what the last render pass created, unless its tree is not attached yet (a page being built).
@@ -457,40 +458,67 @@ function mbPropName(props, attr) {
   return Object.prototype.hasOwnProperty.call(props, camel) ? camel : null;
 }
 
+// mbPropName, remembered per definition (every instance of a component gets the same attributes)
+function mbPropNameOf(cdef, attr) {
+  var names = cdef.propNames || (cdef.propNames = Object.create(null));
+  var name = names[attr];
+  if (name === undefined) {
+    name = mbPropName(cdef.properties, attr);
+    names[attr] = name === null ? "" : name;
+    return name;
+  }
+  return name === "" ? null : name;
+}
+
 function mbApplyProps(inst, attrs, oldAttrs, initial) {
-  var props = inst.__def.properties;
+  var cdef = inst.__def, props = cdef.properties, data = inst.data;
   var changed = [];
   var seen = Object.create(null);
-  function apply(attr, present) {
-    var name = mbPropName(props, attr);
-    if (!name || seen[name]) return;
+  // what setData changed is logged for the row memo of the instance's last render: before its first
+  // render there is nothing to log for
+  var log = !!inst.__memo;
+  var attrNames = Object.keys(attrs), i, n = attrNames.length, extra = null;
+  if (!initial && oldAttrs) {
+    for (var name0 in oldAttrs) {
+      if (Object.prototype.hasOwnProperty.call(oldAttrs, name0) && !Object.prototype.hasOwnProperty.call(attrs, name0)) {
+        (extra || (extra = [])).push(name0);
+      }
+    }
+    if (extra) attrNames = attrNames.concat(extra);
+  }
+  for (i = 0; i < attrNames.length; i++) {
+    var attr = attrNames[i], present = i < n;
+    var name = mbPropNameOf(cdef, attr);
+    if (!name || seen[name]) continue;
     seen[name] = true;
     var prop = props[name];
     var hadBefore = !!oldAttrs && Object.prototype.hasOwnProperty.call(oldAttrs, attr);
     // an update reaches the component only when the value its user passes changed: the component's
     // own setData on a property is not undone by an unrelated re-render of its user
-    if (!initial && present && hadBefore && mbEqual(oldAttrs[attr], attrs[attr])) return;
+    if (!initial && present && hadBefore && mbEqual(oldAttrs[attr], attrs[attr])) continue;
     var value = present ? mbCoerce(prop, attrs[attr]) : mbClone(prop.value);
-    var old = inst.data[name];
-    if (!initial && mbEqual(old, value) && (old === null || typeof old !== "object")) return;
-    inst.data[name] = value;
-    mbTouch(inst.data, name);
+    var old = data[name];
+    if (!initial && mbEqual(old, value) && (old === null || typeof old !== "object")) continue;
+    data[name] = value;
+    if (log) mbTouch(data, name);
     // property observers fire only on a real change (WeChat compares with ===; objects are copies)
     changed.push({ name: name, value: value, old: old, prop: prop, fire: old !== value });
-  }
-  Object.keys(attrs).forEach(function (attr) { apply(attr, true); });
-  if (!initial && oldAttrs) {
-    Object.keys(oldAttrs).forEach(function (attr) { if (!Object.prototype.hasOwnProperty.call(attrs, attr)) apply(attr, false); });
   }
   return changed;
 }
 
 function mbRunPropDataObservers(inst, changed) {
-  if (changed.length) mbRunObservers(inst, changed.map(function (c) { return [c.name]; }));
+  if (!changed.length || !inst.__def.observers.length) return;
+  var paths = new Array(changed.length);
+  for (var i = 0; i < changed.length; i++) paths[i] = [changed[i].name];
+  mbRunObservers(inst, paths);
 }
 
 function mbFirePropObservers(inst, changed) {
-  changed.forEach(function (c) { if (c.fire) mbCallPropObserver(inst, c.prop, c.value, c.old); });
+  for (var i = 0; i < changed.length; i++) {
+    var c = changed[i];
+    if (c.fire && c.prop.observer) mbCallPropObserver(inst, c.prop, c.value, c.old);
+  }
 }
 
 // Properties of a page built with Component(): set and observed before its first render.
@@ -504,7 +532,8 @@ function mbSetInitialProps(inst, attrs) {
 // observers (glass-easel's applyDataUpdates order).
 function mbUpdateComponentProps(inst, attrs, oldAttrs) {
   inst.id = attrs.id ? String(attrs.id) : "";
-  inst.dataset = inst.__host.ds || {};
+  var ds = inst.__host.ds;
+  inst.dataset = ds && ds !== MB_NO_DATASET ? ds : {};
   var classesChanged = inst.__def.externalClasses.some(function (name) {
     return !mbEqual(attrs[name], oldAttrs ? oldAttrs[name] : undefined);
   });
@@ -565,24 +594,78 @@ function mbScopedTokens(inst, tokens, keepMark) {
   return out;
 }
 
-// A class list in `inst`'s scope. What does not name one of its external classes depends only on the
-// component's path (scope, isolation, external class names): kept per path, as every instance of a
-// component (a thousand cells of a list) writes the same few class lists.
-var MB_CLASS_CACHE = Object.create(null);  // path -> {mark + class list -> resolved, or null: names one}
+// A class list in `inst`'s scope. How a class list resolves depends only on the component's path
+// (scope, isolation, external class names) but for the classes its user hands to its external
+// classes: kept per path as a plan (resolved text, and the external class names to fill in from
+// the host), as every instance of a component (a thousand cells of a list) writes the same lists.
+var MB_CLASS_CACHE = Object.create(null);  // path -> {mark + class list -> plan}
 var MB_CLASS_CACHE_MAX = 4096;              // class lists kept per path (class="row-{{i}}" makes many)
+function mbClassPlan(inst, cls, keepMark) {
+  var ext = inst.__def.externalClasses;
+  var tokens = String(cls).split(/\s+/), plan = [], plain = [];
+  for (var i = 0; i < tokens.length; i++) {
+    var t = tokens[i];
+    if (!t) continue;
+    if (ext.indexOf(t) < 0) { plain.push(t); continue; }
+    if (plain.length) { plan.push(mbScopedTokens(inst, plain, keepMark).join(" ")); plain = []; }
+    plan.push({ e: t });
+  }
+  if (plain.length) plan.push(mbScopedTokens(inst, plain, keepMark).join(" "));
+  if (plan.length === 0) return "";
+  if (plan.length === 1 && typeof plan[0] === "string") return plan[0];
+  return plan;
+}
+
+// The classes a user handed to an external class, as the component writes them on (marked final
+// on their way down to a component's own external classes, unmarked on an element).
+var MB_GIVEN_CACHE = [Object.create(null), Object.create(null)];
+var MB_GIVEN_CACHE_N = 0;
+function mbGivenClasses(given, keepMark) {
+  var byMark = MB_GIVEN_CACHE[keepMark ? 1 : 0], hit = byMark[given];
+  if (hit !== undefined) return hit;
+  var out = [], parts = given.split(/\s+/);
+  for (var i = 0; i < parts.length; i++) {
+    var g = parts[i];
+    if (!g) continue;
+    if (keepMark) out.push(g.charAt(0) === MB_FINAL ? g : MB_FINAL + g);
+    else out.push(g.charAt(0) === MB_FINAL ? g.slice(1) : g);
+  }
+  hit = out.join(" ");
+  if (MB_GIVEN_CACHE_N < 8192) { byMark[given] = hit; MB_GIVEN_CACHE_N++; }
+  return hit;
+}
+
 function mbResolvedClass(inst, cls, keepMark) {
+  if (!inst.__host) return mbScopedTokens(inst, mbExternalTokens(inst, cls), keepMark).join(" ");
   var byPath = MB_CLASS_CACHE[inst.__path];
   if (byPath === undefined) byPath = MB_CLASS_CACHE[inst.__path] = { n: 0, m: Object.create(null) };
-  var key = (keepMark ? "1" : "0") + cls, hit = byPath.m[key];
-  if (typeof hit === "string") return hit;
-  var out = mbScopedTokens(inst, mbExternalTokens(inst, cls), keepMark).join(" ");
-  if (hit === undefined && byPath.n < MB_CLASS_CACHE_MAX) {
-    var ext = inst.__def.externalClasses, tokens = String(cls).split(/\s+/), named = false;
-    for (var i = 0; i < tokens.length && !named; i++) if (ext.indexOf(tokens[i]) >= 0) named = true;
-    byPath.m[key] = named ? null : out;
-    byPath.n++;
+  var key = (keepMark ? "1" : "0") + cls, plan = byPath.m[key];
+  if (plan === undefined) {
+    plan = mbClassPlan(inst, cls, keepMark);
+    if (byPath.n < MB_CLASS_CACHE_MAX) { byPath.m[key] = plan; byPath.n++; }
+  }
+  if (typeof plan === "string") return plan;
+  var out = "", a = inst.__host.a;
+  for (var i = 0; i < plan.length; i++) {
+    var piece = plan[i];
+    if (typeof piece !== "string") {
+      var given = a[piece.e];
+      piece = typeof given === "string" ? mbGivenClasses(given, keepMark) : "";
+    }
+    if (piece) out = out ? out + " " + piece : piece;
   }
   return out;
+}
+
+// The external class names of the component at `path` ([] when it cannot be loaded).
+var MB_EXTERNAL_CLASSES = Object.create(null);
+function mbExternalClassesOf(path) {
+  var ext = MB_EXTERNAL_CLASSES[path];
+  if (ext !== undefined) return ext;
+  var def = null;
+  try { def = MB.brokenDefs[path] ? null : mbCompileDef(mbLoadDef(path)); } catch (e) { def = null; }
+  if (!def) return [];  // not kept: a module that threw loads again next time, as before
+  return (MB_EXTERNAL_CLASSES[path] = def.externalClasses.slice());
 }
 
 function mbResolveExternalClasses(inst, vnodes) {
@@ -596,11 +679,10 @@ function mbResolveExternalClasses(inst, vnodes) {
       var childPath = inst.__using[v.t];
       if (childPath && v.a) {
         // classes handed to a child's external classes are written in this component's scope
-        var childDef = null;
-        try { childDef = MB.brokenDefs[childPath] ? null : mbCompileDef(mbLoadDef(childPath)); } catch (e) { childDef = null; }
-        if (childDef) childDef.externalClasses.forEach(function (name) {
-          if (typeof v.a[name] === "string") v.a[name] = mbResolvedClass(inst, v.a[name], true);
-        });
+        var ext = mbExternalClassesOf(childPath);
+        for (var j = 0; j < ext.length; j++) {
+          if (typeof v.a[ext[j]] === "string") v.a[ext[j]] = mbResolvedClass(inst, v.a[ext[j]], true);
+        }
       }
       if (v.c) walk(v.c);
     }
@@ -687,14 +769,15 @@ function mbHasComponentTags(inst, vnodes) {
 // A component's template for its current data, external classes resolved. The memo context lets
 // compiled wx:for loops reuse the vnodes of rows whose data no setData touched since the last render
 // (render_runtime.js `$ML`); a render that fails leaves no memo behind.
-function mbRenderTemplate(inst) {
+function mbRenderTemplate(inst, unresolved) {
   var data = mbRenderData(inst);
-  var mc = { data: data, root: inst.data, prev: inst.__memo || new Map(), next: new Map(), occ: Object.create(null),
+  // prev, next (the loops' memo, a Map) and occ are made by the first memoised loop (none: no memo)
+  var mc = { data: data, root: inst.data, prev: inst.__memo || null, next: null, occ: null,
              since: mbTouchedSince, version: MB.dataVersion };
   inst.__memo = null;
   var vnodes = __mb.render(inst.__path, data, mc);
   inst.__memo = mc.next;
-  return mbResolveExternalClasses(inst, vnodes);
+  return unresolved ? vnodes : mbResolveExternalClasses(inst, vnodes);
 }
 
 // Re-render a component's template (vnodes: an already computed render of its current data).

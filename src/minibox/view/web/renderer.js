@@ -483,9 +483,44 @@
     return n;
   };
 
+  // ["tree", parentId|null, firstId, spec, ...] (docs/internals.md section 4): each spec applied as the
+  // ops it stands for, in their order (create, attributes, class, style, events, children, insert).
+  Renderer.prototype.applyTree = function (op) {
+    var self = this, nid = op[2];
+    function build(spec, parentId) {
+      var id;
+      if (typeof spec === "string") {
+        id = nid++;
+        self.applyOp(["text", id, spec]);
+      } else {
+        if (!Array.isArray(spec)) throw new Error("malformed tree operation");
+        var at = typeof spec[0] === "number" ? 1 : 0;  // its own id, not the one after the previous node's
+        if (at) nid = spec[0];
+        id = nid++;
+        if (at && spec.length === 2) {
+          self.applyOp(["text", id, spec[1]]);
+        } else {
+          if (typeof spec[at] !== "string" || spec.length < at + 3) throw new Error("malformed tree operation");
+          self.applyOp(["create", id, spec[at]]);
+          var extra = spec[at + 2] || {}, attrs = extra.a;
+          if (attrs) Object.keys(attrs).forEach(function (name) { self.applyOp(["attr", id, name, attrs[name]]); });
+          if (spec[at + 1]) self.applyOp(["class", id, spec[at + 1]]);
+          if (extra.s) self.applyOp(["style", id, extra.s]);
+          if (extra.e) self.applyOp(["events", id, extra.e]);
+          for (var k = at + 3; k < spec.length; k++) build(spec[k], id);
+        }
+      }
+      if (parentId !== null && parentId !== undefined) self.applyOp(["insert", parentId, id, null]);
+    }
+    for (var i = 3; i < op.length; i++) build(op[i], op[1]);
+  };
+
   Renderer.prototype.applyOp = function (op) {
     var kind = op[0], el;
     switch (kind) {
+      case "tree":
+        this.applyTree(op);
+        return;
       case "create":
         el = document.createElement("wx-" + String(op[2]).replace(/[^a-z0-9\-]/gi, "-").toLowerCase());
         el.__mb = { id: op[1], tag: String(op[2]), attrs: {}, cls: "", style: "", events: [] };
