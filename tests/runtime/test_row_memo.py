@@ -18,7 +18,7 @@ ROW = ('<view wx:for="{{list}}" wx:key="id" class="row" data-id="{{item.id}}">'
        '<text class="name">{{item.name}}</text><text class="n">{{index}}</text></view>')
 
 LIST_JS = """Page({
-  data: { list: [], sel: 'a' },
+  data: { list: [], sel: 'a', tags: ['p', 'q', 'r'] },
   fill(n) { const l = []; for (let i = 0; i < n; i++) l.push({ id: i, name: 'row ' + i, info: { tag: 't' + i } }); this.setData({ list: l }) },
   rename(i, v) { this.setData({ ['list[' + i + '].name']: v }) },
   retag(i, v) { this.setData({ ['list[' + i + '].info.tag']: v }) },
@@ -29,6 +29,13 @@ LIST_JS = """Page({
   replaceAll(v) { this.setData({ list: this.data.list.map((r, i) => Object.assign({}, r, { name: v + i })) }) },
   nothing() { this.setData({ other: 1 }) },
   swap(i, j) { const l = this.data.list; this.setData({ ['list[' + i + ']']: l[j], ['list[' + j + ']']: l[i] }) },
+  renameTwo(i, j, v) { this.setData({ ['list[' + i + '].name']: v, ['list[' + j + '].name']: v + '2' }) },
+  renameAndSelect(i, v, s) { this.setData({ ['list[' + i + '].name']: v, sel: s }) },
+  fillNested(n) { const l = []; for (let i = 0; i < n; i++) l.push({ id: i, name: 'row ' + i, sub: ['a' + i, 'b' + i] }); this.setData({ list: l }) },
+  setSub(i, j, v) { this.setData({ ['list[' + i + '].sub[' + j + ']']: v }) },
+  pushSub(i, v) { this.setData({ ['list[' + i + '].sub[' + this.data.list[i].sub.length + ']']: v }) },
+  setTag(i, v) { this.setData({ ['tags[' + i + ']']: v }) },
+  rekey(i, k) { this.setData({ ['list[' + i + '].id']: k }) },
 })"""
 
 
@@ -146,6 +153,34 @@ CASES = {
                             '</view></view>', [("fill", 6), ("rename", 2, "tt")]),
     "swap through paths": (f'<view class="list">{ROW}</view>', [("fill", 30), ("swap", 3, 20), ("rename", 3, "s")]),
     "path grows the list": (f'<view class="list">{ROW}</view>', [("fill", 4), ("rename", 6, "far")]),
+    # the loop that is all its element holds: its rows array is kept and changed in place
+    "touched row changes its key": (f'<view class="list">{ROW}</view>',
+                                    [("fill", 30), ("rename", 4, "a"), ("rekey", 4, "k4"), ("rename", 4, "b"),
+                                     ("replaceRow", 9, "r"), ("rename", 10, "c"), ("rekey", 10, 3)]),
+    "two rows touched": (f'<view class="list">{ROW}</view>',
+                         [("fill", 30), ("renameTwo", 2, 27, "t"), ("renameTwo", 27, 2, "u"), ("rename", 5, "v")]),
+    "path into a nested list": ('<view class="list"><view wx:for="{{list}}" wx:key="id" class="row">'
+                                '<view class="subs"><text wx:for="{{item.sub}}" wx:for-item="s">{{s}}</text></view>'
+                                '</view></view>',
+                                [("fillNested", 20), ("setSub", 3, 1, "x"), ("pushSub", 7, "y"), ("setSub", 3, 0, "z"),
+                                 ("rename", 3, "n")]),
+    "row reads data set with it": ('<view class="list"><view wx:for="{{list}}" wx:key="id" class="row '
+                                   '{{item.name === sel ? \'on\' : \'\'}}">{{item.name}} {{sel}}</view></view>',
+                                   [("fill", 20), ("renameAndSelect", 3, "a", "a"), ("renameAndSelect", 4, "b", "a"),
+                                    ("rename", 5, "a"), ("renameAndSelect", 3, "c", "c")]),
+    "hidden parent": ('<view class="list" hidden="{{sel === \'h\'}}">' + ROW + '</view>',
+                      [("fill", 20), ("rename", 3, "a"), ("select", "h"), ("rename", 4, "b"), ("select", "x"),
+                       ("rename", 4, "c")]),
+    "rows between other children": (f'<view class="list"><text>head</text>{ROW}<text>tail</text></view>',
+                                    [("fill", 20), ("rename", 3, "a"), ("renameTwo", 3, 4, "b"), ("append", "z")]),
+    # memoised rows that each hold a memoised loop over top-level data, all their element holds
+    "loop in memoised rows": ('<view class="list"><view wx:for="{{list}}" wx:key="id" class="row"><text>{{item.name}}'
+                              '</text><view class="tags"><text wx:for="{{tags}}">{{item}}</text></view></view></view>',
+                              [("fill", 12), ("rename", 5, "a"), ("setTag", 1, "z"), ("rename", 7, "b"),
+                               ("setTag", 0, "y"), ("rename", 5, "c"), ("renameTwo", 0, 11, "d"), ("setTag", 2, "x")]),
+    "grow then touch": (f'<view class="list">{ROW}</view>',
+                        [("fill", 12), ("append", "x"), ("rename", 12, "y"), ("rename", 1, "z"), ("replaceAll", "w"),
+                         ("rename", 0, "v")]),
 }
 
 
@@ -216,3 +251,85 @@ def test_rows_swapped_through_paths_move_with_their_nodes(make_project) -> None:
         assert after[3] == before[20] and after[20] == before[3]
         assert after[:3] == before[:3] and after[21:] == before[21:]
         assert texts(mp, ".name")[3] == "row 20" and texts(mp, ".n")[3] == "3"
+
+
+class InEngine:
+    """The framework and a compiled bundle in a QuickJS context in this process (no worker, no view),
+    to read the framework's debug figures: rows rendered (`__mb.memoStats`) and positions the diff
+    looked at (`MB.diffStats`)."""
+
+    def __init__(self, project) -> None:
+        from minibox.runtime.bundle import LoadedBundle, framework_sources
+        from minibox.runtime.engine import Engine
+        from minibox.testing import compile_cached
+
+        bundle = LoadedBundle.from_dir(compile_cached(project))
+        self.engine = Engine()
+        self.engine.expose("__host_call", lambda s: json.dumps({"err": {"errMsg": "no host here"}}))
+        for name, src in [*framework_sources(), ("render.js", bundle.render_js), ("logic.js", bundle.logic_js)]:
+            self.engine.eval(src, name)
+        config = dict(bundle.config)
+        config.update(system={}, apis=[])
+        self.call("init", {"config": config})
+        out = self.call("launch", {})
+        self.page = next(m["page"] for m in out["out"] if m.get("t") == "page" and m.get("op") == "open")
+
+    def call(self, fn: str, args: dict) -> dict:
+        self.engine.call_json("__mbDispatch", json.dumps({"fn": fn, "args": args, "now": 0}))
+        self.engine.drain_jobs()
+        return json.loads(self.engine.call_json("__mbCollect", ""))
+
+    def method(self, name: str, *args: object) -> list:
+        out = self.call("callMethod", {"page": self.page, "method": name, "args": list(args)})
+        return [op for m in out["out"] if m.get("t") == "patch" for op in m["ops"]]
+
+    def counted(self, name: str, *args: object) -> tuple[int, int, list]:
+        """(rows rendered, diff positions looked at, ops) of one method call."""
+        self.engine.eval("__mb.memoStats.rows = 0; MB.diffStats.visits = 0;")
+        ops = self.method(name, *args)
+        return (int(self.engine.eval("__mb.memoStats.rows")), int(self.engine.eval("MB.diffStats.visits")), ops)
+
+
+@pytest.mark.parametrize("wxml", [f'<view class="list">{ROW}</view>',  # the loop is all its element holds
+                                  f'<view class="list"><text>head</text>{ROW}</view>'])  # it is not
+def test_a_one_row_path_update_visits_as_much_for_10000_rows_as_for_100(make_project, wxml: str) -> None:
+    figures = {}
+    for rows in (100, 10000):
+        eng = InEngine(make_project(page(wxml)))
+        eng.method("fill", rows)
+        eng.counted("rename", rows // 3, "warm")
+        figures[rows] = [eng.counted("rename", rows // 2, "changed")[:2], eng.counted("renameTwo", 1, rows - 2, "t")[:2]]
+        _, _, ops = eng.counted("rename", rows // 2, "again")
+        assert [o[0] for o in ops] == ["text"] and ops[0][2] == "again"
+        # a change the memo cannot take: every row is rendered and looked at
+        rendered, visited, _ = eng.counted("replaceAll", "x")
+        assert rendered == rows and visited >= rows
+    assert figures[100] == figures[10000]
+    (one_rows, one_visits), (two_rows, two_visits) = figures[100]
+    assert one_rows == 1 and two_rows == 2
+    assert one_visits <= 8 and two_visits <= 2 * one_visits  # the page root, the list, the row and its texts
+
+
+def test_rows_all_their_element_holds_in_a_component_follow_path_updates_and_classes(make_project) -> None:
+    project = make_project(page('<list id="l" items="{{list}}" ext="{{sel}}"/>',
+                                LIST_JS.replace("nothing()", "renameIn(i, v) { this.selectComponent('#l').renameIn(i, v) },\n  nothing()"), **{
+        "components/list/list.json": {"component": True},
+        "components/list/list.wxml": '<view class="box"><view wx:for="{{items}}" wx:key="id" class="it ext">'
+                                     '{{item.name}}</view></view>',
+        "components/list/list.js": "Component({ externalClasses: ['ext'], properties: { items: Array },"
+                                   " methods: { renameIn(i, v) { this.setData({ ['items[' + i + '].name']: v }) } } })",
+        "pages/p/p.json": {"usingComponents": {"list": "/components/list/list"}},
+    }))
+    with launch(project) as mp:
+        mp.current_page.call_method("fill", 30)
+        mp.current_page.call_method("select", "z")
+        before = node_ids(mp, "list .it")
+        mp.current_page.call_method("renameIn", 4, "a")  # the component's own setData on a path
+        mp.current_page.call_method("select", "y")
+        mp.current_page.call_method("renameIn", 5, "b")
+        mp.current_page.call_method("renameIn", 5, "c")
+        rows = mp.current_page.query_selector_all("list .it")
+        assert len(rows) == 30 and all(r.classes[-1] == "y" for r in rows)
+        assert [r.text for r in rows][3:7] == ["row 3", "a", "c", "row 6"]
+        assert node_ids(mp, "list .it") == before
+        assert not mp.errors

@@ -103,13 +103,18 @@ function $getDate() {
    framework's memo context `$MC` knows what setData changed since a version (`mc.since(obj, ver)`:
    the keys of `obj` set since, or null when that history is gone): an untouched row of the same list
    array, with the same deps, gives the vnodes it gave last time (the same objects, which the diff
-   skips). Anything else renders the loop in full. */
-var $MC = null;
+   skips). Anything else renders the loop in full.
+   With `sole` (the loop is all its element holds, and nothing is pushed after it), the rows array
+   itself is returned to be the element's children: kept from one render to the next and changed in
+   place at the rows re-rendered, nothing is copied, and nothing the size of the list is freed; the
+   diff finds the changed rows through the hint it carries. Otherwise the rows are pushed into C,
+   which is returned. `$MS.rows` counts the rows rendered (a debug figure for tests). */
+var $MC = null, $MS = __mb.memoStats = { rows: 0 };
 function $MPush(C, xs) {
   if (xs.length <= 60000) { Array.prototype.push.apply(C, xs); return; }
   for (var i = 0; i < xs.length; i += 60000) Array.prototype.push.apply(C, xs.slice(i, i + 60000));
 }
-function $ML(C, site, l, deps, fn) {
+function $ML(C, site, l, deps, fn, sole) {
   var mc = $MC, occs = mc.occ || (mc.occ = Object.create(null)), occ = (occs[site] || 0) + 1;
   occs[site] = occ;
   var id = site + "#" + occ, E = mc.prev ? mc.prev.get(id) : undefined, n = l.length, D = mc.data, j, i, R;
@@ -126,6 +131,7 @@ function $ML(C, site, l, deps, fn) {
     }
   }
   if (dirty === null) {
+    $MS.rows += n;
     E = { list: l, rows: new Array(n), flat: null, single: true, ver: 0, deps: null, n: n };
     for (i = 0; i < n; i++) {
       R = [];
@@ -139,6 +145,7 @@ function $ML(C, site, l, deps, fn) {
     redo = [];
     for (j = 0; j < dirty.length; j++) { i = +dirty[j]; if (i >= 0 && i < n && i < E.n && i === Math.floor(i)) redo.push(i); }
     for (i = E.n; i < n; i++) redo.push(i);
+    $MS.rows += redo.length;
     for (j = 0; j < redo.length; j++) {
       i = redo[j];
       R = [];
@@ -161,9 +168,19 @@ function $ML(C, site, l, deps, fn) {
   (mc.next || (mc.next = new Map())).set(id, E);
   /* the hint for the diff (02_vdom.js mbReconcile): C[at .. at+n) are E's rows, and only the rows in
      `redo` differ from what the previous use of E (generation gen - 1) gave; one loop per list */
-  var hint = { E: E, gen: E.gen, at: C.length, n: E.flat.length, redo: E.single && redo !== null ? redo : null };
+  var hint = { E: E, gen: E.gen, at: C.length, n: E.flat.length, redo: E.single && redo !== null ? redo : null,
+               sole: false };
+  if (sole === 1 && C.length === 0 && C.$h === undefined) {
+    /* the array is E's: the hint names no E (E -> array -> hint -> E would be a cycle, which keeps a
+       replaced list's rows alive until the engine's cycle collector finds them) */
+    hint.sole = true;
+    hint.E = null;
+    E.flat.$h = hint;
+    return E.flat;
+  }
   C.$h = C.$h === undefined ? hint : null;
   $MPush(C, E.flat);
+  return C;
 }
 __mb.render = function (path, data, memo) {
   var f = $F(path);

@@ -183,6 +183,9 @@ class FileCodegen:
         self.wxs_names: dict[str, str] = {}
         self.in_template = False  # compiling a <template name> (its D is the template's data)
         self.mutates = False  # an expression compiled since the last reset calls a mutating method
+        # the wx:for element that is the only content of a built-in element's children: its memoised
+        # rows may be that element's children array itself (render_runtime.js `$ML`, `sole`)
+        self.sole_for: Element | None = None
 
     # -- errors ---------------------------------------------------------------------------------------
     def error(self, pos: int, message: str, code: str = "wxml") -> None:
@@ -514,6 +517,7 @@ class FileCodegen:
             return False
         if any(isinstance(d, Element) and d.tag in ("template", "include") for d in _descendants(el)):
             return False
+        sole = self.sole_for is el and C.endswith(".c")
         lst, _ks, _i, _n, item, index = var
         item_name, index_name = names
         rows = self.var("R")
@@ -536,8 +540,10 @@ class FileCodegen:
         fn = self.var("f")
         out.append(f"var {lst} = {src}, {fn} = function ({item}, {index}, {rows}) {{\n" + "\n".join(body) + "\n};")
         if memo:
+            # the only content of its element: the loop's memoised rows become the children array
+            call = f"$ML({C}, {_q(self.key + ':' + lst)}, {lst}, {json.dumps(deps)}, {fn}{', 1' if sole else ''})"
             out.append(f"if ($MC !== null && {scope.data} === $MC.data && Array.isArray({lst})) "
-                       f"$ML({C}, {_q(self.key + ':' + lst)}, {lst}, {json.dumps(deps)}, {fn});")
+                       f"{C + ' = ' if sole else ''}{call};")
         out.append(f"{'else ' if memo else ''}{{ var {ks} = null;")
         out.append(
             f"if (!Array.isArray({lst})) {{ var r{self.n} = $it({lst}); {lst} = r{self.n}[0]; {ks} = r{self.n}[1]; }}"
@@ -648,8 +654,25 @@ class FileCodegen:
         if hidden is not None:
             out.append(f"if ({hidden}) {e}.a.hidden = true;")
         if has_children:
+            if low in BUILTIN_TAGS and low not in ("block", "template", "include", "slot", "import", "wxs"):
+                self.sole_for = _sole_for(el)
             self.children(el.children, f"{e}.c", scope, out)
         out.append(f"{C}.push({e});")
+
+
+def _sole_for(el: Element) -> Element | None:
+    """The child of `el` that is a wx:for element when it is all `el` holds (besides whitespace)."""
+    found = None
+    for c in el.children:
+        if isinstance(c, Element):
+            if found is not None or (c.attr("wx:for") is None and c.attr("wx:for-items") is None):
+                return None
+            if c.attr("wx:elif") is not None or c.attr("wx:else") is not None:
+                return None
+            found = c
+        elif c.value.strip(" \t\n") or "{{" in c.value:
+            return None
+    return found
 
 
 def _descendants(el: Element) -> Iterator[Element]:

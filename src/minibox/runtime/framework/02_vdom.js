@@ -24,6 +24,8 @@ MbNodeMap.prototype["delete"] = function (id) {
   return true;
 };
 MB.nodes = new MbNodeMap();
+// A debug figure for tests: the positions the diff looked at (one per child compared or patched).
+MB.diffStats = { visits: 0 };
 
 function mbNewId() { return MB.nextNodeId++; }
 
@@ -137,13 +139,14 @@ function mbCreateNode(owner, parent, v, into, lvl, op) {
     if (r.ev.length) mbOp(["events", id, mbEventTypes(r.ev)]);
   }
   if (compPath) {
-    r.light = v.c || [];
+    r.light = mbLightOf(v);
     mbMountComponent(r, owner, compPath);
   } else if (v.c && v.c.length) {
     if (spec !== null && lvl < MB_TREE_DEPTH) {
       var kids = v.c, made = new Array(kids.length);
       for (var k = 0; k < kids.length; k++) made[k] = mbCreateNode(owner, r, kids[k], spec, lvl + 1, op);
       made.$vs = kids;  // as mbReconcile leaves it
+      if (kids.$h) made.$vg = kids.$h.gen;
       r.c = made;
     } else {
       r.c = mbReconcile(owner, r, r.id, [], v.c);
@@ -259,13 +262,21 @@ function mbPatchNode(owner, r, v) {
   r.mk = v.mk || null;
   r.md = v.md || null;
   if (r.comp) {
-    r.light = v.c || [];
+    r.light = mbLightOf(v);
     mbUpdateComponentProps(r.comp, a, oldA);
     mbRenderLight(r);
   } else {
     var kids = v.c || [];
     if (kids.length || r.c.length) r.c = mbReconcile(owner, r, r.id, r.c, kids);
   }
+}
+
+// The light children of a component tag: a copy of memoised rows kept from render to render
+// (render_runtime.js `$ML` `sole`), which change in place while mbRenderLight compares by identity.
+function mbLightOf(v) {
+  var c = v.c;
+  if (!c) return [];
+  return c.$h && c.$h.sole ? c.slice() : c;
 }
 
 function mbDestroyNode(r, top) {
@@ -309,17 +320,27 @@ function mbLis(seq) {
 // which remembers the vnodes it shows (`$vs`: each node's `v` is the vnode at its position).
 function mbReconcile(owner, parent, domParentId, oldList, vnodes) {
   var out = mbReconcileList(owner, parent, domParentId, oldList, vnodes);
-  if (vnodes.length || out.$vs !== undefined) out.$vs = vnodes;
+  if (vnodes.length || out.$vs !== undefined) {
+    out.$vs = vnodes;
+    if (vnodes.$h) out.$vg = vnodes.$h.gen;  // which use of a memoised loop's rows it shows
+  }
   return out;
 }
 
 // The positions of `list` (vnodes) other than the rows of a memoised wx:for left as they were
-// (render_runtime.js `$ML` hint), when `prev` (the vnodes the old nodes show) holds the rows of the
-// previous use of the same loop; null when unknown.
-function mbMemoPositions(list, prev) {
-  var h = list.$h, ph = prev ? prev.$h : undefined;
-  if (!h || !ph || !h.redo || h.E !== ph.E || h.gen !== ph.gen + 1 || h.at !== ph.at || h.n !== ph.n ||
-      list.length !== prev.length) return null;
+// (render_runtime.js `$ML` hint), when the vnodes the old nodes `old` show (`old.$vs`) hold the rows
+// of the previous use of the same loop; null when unknown. The rows array of a loop that is all its
+// element holds is the same array from one render to the next (changed in place): then `old.$vg`
+// says which use of it the nodes show.
+function mbMemoPositions(list, old) {
+  var h = list.$h, prev = old.$vs;
+  if (!h || !h.redo || prev === undefined || list.length !== prev.length) return null;
+  if (list === prev) {
+    if (!h.sole || old.$vg !== h.gen - 1 || h.at !== 0 || h.n !== list.length) return null;
+  } else {
+    var ph = prev.$h;
+    if (!ph || h.sole || ph.sole || h.E !== ph.E || h.gen !== ph.gen + 1 || h.at !== ph.at || h.n !== ph.n) return null;
+  }
   var out = [], i;
   for (i = 0; i < h.at; i++) out.push(i);
   for (i = 0; i < h.redo.length; i++) out.push(h.at + h.redo[i]);
@@ -343,10 +364,13 @@ function mbReconcileList(owner, parent, domParentId, oldList, vnodes) {
   }
   if (oldList.length === vnodes.length && oldList.length > 8) {
     // memoised rows: only the positions whose vnode is another one need a look
-    var other = mbMemoPositions(vnodes, oldList.$vs), o;
+    var other = mbMemoPositions(vnodes, oldList), o;
     if (other === null) {
       other = [];
       for (o = 0; o < vnodes.length; o++) if (oldList[o].v !== vnodes[o]) other.push(o);
+      MB.diffStats.visits += vnodes.length;
+    } else {
+      MB.diffStats.visits += other.length;
     }
     if (other.length * 4 < vnodes.length) {
       var olds = [], news = [];
@@ -359,6 +383,7 @@ function mbReconcileList(owner, parent, domParentId, oldList, vnodes) {
       }
     }
   }
+  MB.diffStats.visits += vnodes.length;
   if (oldList.length === vnodes.length && mbSameShape(owner, oldList, vnodes)) {
     for (var f = 0; f < vnodes.length; f++) mbPatchNode(owner, oldList[f], vnodes[f]);
     return oldList;

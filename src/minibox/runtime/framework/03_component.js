@@ -670,22 +670,33 @@ function mbExternalClassesOf(path) {
 
 function mbResolveExternalClasses(inst, vnodes) {
   if (!inst.__def.externalClasses.length && !inst.__scope) return vnodes;
+  // the rows of a memoised wx:for (render_runtime.js `$ML` hint) other than those it re-rendered are
+  // the vnodes of its previous use: when that use was resolved (`$rg` of the loop's memo, or of the
+  // rows array that is kept from one use to the next), they need no look
   function walk(list) {
-    for (var i = 0; i < list.length; i++) {
-      var v = list[i];
-      if (v.x !== undefined || v.$r === 1) continue;  // a memoised row's vnodes are resolved already
-      v.$r = 1;
-      if (v.cls) v.cls = mbResolvedClass(inst, v.cls, false);
-      var childPath = inst.__using[v.t];
-      if (childPath && v.a) {
-        // classes handed to a child's external classes are written in this component's scope
-        var ext = mbExternalClassesOf(childPath);
-        for (var j = 0; j < ext.length; j++) {
-          if (typeof v.a[ext[j]] === "string") v.a[ext[j]] = mbResolvedClass(inst, v.a[ext[j]], true);
-        }
-      }
-      if (v.c) walk(v.c);
+    var h = list.$h, i, by = h ? (h.sole ? list : h.E) : null;
+    if (h && h.redo && by.$rg === h.gen - 1 && h.at + h.n <= list.length) {
+      for (i = 0; i < h.at; i++) one(list[i]);
+      for (i = 0; i < h.redo.length; i++) one(list[h.at + h.redo[i]]);
+      for (i = h.at + h.n; i < list.length; i++) one(list[i]);
+    } else {
+      for (i = 0; i < list.length; i++) one(list[i]);
     }
+    if (h) by.$rg = h.gen;
+  }
+  function one(v) {
+    if (v.x !== undefined || v.$r === 1) return;  // a memoised row's vnodes are resolved already
+    v.$r = 1;
+    if (v.cls) v.cls = mbResolvedClass(inst, v.cls, false);
+    var childPath = inst.__using[v.t];
+    if (childPath && v.a) {
+      // classes handed to a child's external classes are written in this component's scope
+      var ext = mbExternalClassesOf(childPath);
+      for (var j = 0; j < ext.length; j++) {
+        if (typeof v.a[ext[j]] === "string") v.a[ext[j]] = mbResolvedClass(inst, v.a[ext[j]], true);
+      }
+    }
+    if (v.c) walk(v.c);
   }
   walk(vnodes);
   return vnodes;
