@@ -55,6 +55,7 @@ def test_logic_js_wraps_every_module_including_npm(build):
         {
             "utils/util.js": "module.exports = { twice: function (x) { return x * 2 } } // no newline",
             "miniprogram_npm/lib/index.js": "exports.name = 'lib';",
+            "app.js": "App({ util: require('./utils/util'), lib: require('lib') })\n",
         }
     )
     ctx = quickjs.Context()
@@ -71,7 +72,7 @@ def test_logic_js_wraps_every_module_including_npm(build):
 
 def test_every_source_line_keeps_its_number(build):
     src = "import x from './x'\nconst a = 1\n\nexport function f() {\n  return a + 1\n}\nx()\n"
-    b = build({"utils/m.js": src, "utils/x.js": "module.exports = 1"})
+    b = build({"utils/m.js": src, "utils/x.js": "module.exports = 1", "app.js": "require('./utils/m'); App({})\n"})
     lines = b.logic_js.split("\n")
     [define] = [i + 1 for i, line in enumerate(lines) if line.startswith('__mbDefine("utils/m.js"')]
     assert define >= LOGIC_FIRST_LINE
@@ -116,3 +117,35 @@ def test_regex_after_a_condition_is_scanned_as_a_regex():
     toks = tokenize("if (ok) /'/.test(s)\nwhile (a) /\"/g.exec(t)\nx = (a) / 2 / 1")
     assert [t.value for t in toks if t.kind == "regex"] == ["/'/", '/"/g']
     assert [t.value for t in toks if t.value == "/"] == ["/", "/"]
+
+
+def test_logic_js_links_only_what_app_pages_and_components_can_load(build):
+    """Modules run when first required: one that app.js, a page or a component cannot reach by any
+    chain of literal requires never runs, and is compiled and checked but not linked. One require
+    whose argument is computed, anywhere among the reachable modules, and every module is linked."""
+    files = {
+        "app.js": "const u = require('./utils/used'); App({})\n",
+        "utils/used.js": "module.exports = require('dep') + require.async('./lazy').toString()",
+        "miniprogram_npm/dep/index.js": "module.exports = 1",
+        "utils/lazy.js": "module.exports = 2",
+        "utils/lost.js": "module.exports = require('./lost-too')",
+        "utils/lost-too.js": "module.exports = 3",
+        "utils/bad.js": "var = ;",
+    }
+
+    def linked(b):
+        return sorted(re.findall(r'__mbDefine\("([^"]+\.js)"', b.logic_js))
+
+    b = build(files)
+    assert linked(b) == ["app.js", "miniprogram_npm/dep/index.js", "pages/index/index.js", "utils/lazy.js",
+                         "utils/used.js"]
+    assert any(e.file == "utils/bad.js" for e in b.errors)  # compiled all the same
+    everything = ["app.js", "miniprogram_npm/dep/index.js", "pages/index/index.js", "utils/bad.js", "utils/lazy.js",
+                  "utils/lost-too.js", "utils/lost.js", "utils/used.js"]
+    for dynamic in ("require('./utils/' + name)", "require(`./utils/${name}`)", "(0, require)('./x')",
+                    "typeof require", "require.async(name)", "import(name)"):
+        b = build({**files, "pages/index/index.js": f"var name = 'lost'; Page({{ f() {{ return {dynamic} }} }})\n"})
+        assert linked(b) == everything, dynamic
+    # what cannot be reached cannot load anything: a computed require there changes nothing
+    b = build({**files, "utils/lost.js": "module.exports = require('./' + 'lost-too')"})
+    assert "utils/lost-too.js" not in linked(b)

@@ -254,3 +254,19 @@ def test_symlinks_are_refused(project, tmp_path):
         str(info.value.errors[0])
         == "link.txt:1:1: symbolic links are not allowed in a package [package-file]"
     )
+
+
+def test_assets_leave_out_what_wechat_never_uploads(build):
+    """WeChat uploads only files whose suffix is on its list: TypeScript, style sources, docs and
+    source maps never reach a device, nor does the configuration of a component no page uses."""
+    b = build({
+        "images/a.png": b"png", "data/cities.json": "{}", "fonts/f.ttf": b"ttf",
+        "miniprogram_npm/lib/button/index.d.ts": "export {}", "miniprogram_npm/lib/button/index.ts": "x",
+        "miniprogram_npm/lib/button/index.js": "Component({})", "miniprogram_npm/lib/button/index.wxml": "<view/>",
+        "miniprogram_npm/lib/button/index.json": '{"component": true}',
+        "miniprogram_npm/lib/button/data.json": "[]", "styles/theme.less": "@a: 1;", "README.md": "# x",
+        "utils/u.js.map": "{}", "utils/u.js": "",
+    })
+    assets = sorted(k for k in b.files if k.startswith("assets/"))
+    assert assets == ["assets/data/cities.json", "assets/fonts/f.ttf", "assets/images/a.png",
+                      "assets/miniprogram_npm/lib/button/data.json"]

@@ -168,7 +168,8 @@ def test_json_modules_aliases_and_broken_modules_pass_through(tmp_path: Path) ->
         "miniprogram_npm/lib/dist/main.js": "var answerValue = 42;\nmodule.exports = { answer: answerValue };\n",
         "utils/broken.js": "var = ;\n",
         "pages/index/index.js": "const rates = require('../../data/rates.json');\nconst lib = require('lib');\n"
-                                "Page({ data: { usd: rates.usd, answer: lib.answer } })\n",
+                                "Page({ data: { usd: rates.usd, answer: lib.answer }, "
+                                "broken() { return require('../../utils/broken') } })\n",
         "pages/index/index.wxml": "<view class='v'>{{usd}} {{answer}}</view>",
     })
     prot = tmp_path / "b"
@@ -451,7 +452,8 @@ def test_vant_protected_behaves_as_the_original(tmp_path: Path) -> None:
     started = time.monotonic()
     protection, doc = protect_bundle(tmp_path / "prot")
     took = time.monotonic() - started
-    assert protection.warnings == [] and protection.protected == protection.modules > 90
+    # the modules its pages and components can load (logic.js links no other)
+    assert protection.warnings == [] and protection.protected == protection.modules > 50
     assert protection.bytes_after < 0.7 * protection.bytes_before
     print(f"vant: {protection.modules} modules protected in {took:.1f} s "
           f"({1000 * took / protection.modules:.0f} ms each), logic.js {protection.bytes_before:,} -> "

@@ -286,7 +286,7 @@ def minibox_compile(
             return minibox_compile(files, Path(tmp))
     root = write_project(where, dict(files))
     sink = ErrorSink()
-    bundle = BundleBuilder(load_project(root, sink), sink).build()
+    bundle = BundleBuilder(load_project(root, sink), sink, keep_unreachable=True).build()  # each file alone
     renderer = Renderer(bundle) if bundle is not None and not sink.errors else None
     if renderer is not None:  # a runaway WXS loop must fail the case, not hang the suite
         renderer.ctx.set_time_limit(2)

@@ -302,13 +302,33 @@ def test_constructor_is_not_reachable_from_expressions(page):
 
 
 def test_has_render_and_unknown_path(page):
-    r = page("<view/>", {"other/x.wxml": "<text>x</text>"})
+    r = page('<view/><include wx:if="{{false}}" src="/other/x.wxml"/>', {"other/x.wxml": "<text>x</text>"})
     assert r.eval('__mb.hasRender("other/x")') is True
     assert r.eval('__mb.hasRender("nope")') is False
     assert r(path="other/x") == [{"t": "text", "a": {}, "c": [{"x": "x"}]}]
     assert "no compiled WXML" in r.eval(
         '(function(){try{__mb.render("nope",{})}catch(e){return e.message}})()'
     )
+
+
+def test_only_what_a_page_or_component_reaches_is_in_render_js(build):
+    """A WXML or WXS file that no page or component imports, includes or uses can never be rendered
+    (WeChat's devtools leave it out of an upload): it is compiled and checked, not shipped."""
+    b = build({
+        "pages/index/index.wxml": '<import src="/t/a.wxml"/><template is="a"/><wxs module="m" src="/w/used.wxs"/>',
+        "t/a.wxml": '<template name="a"><include src="/t/inc.wxml"/></template>',
+        "t/inc.wxml": "<text>inc</text>",
+        "w/used.wxs": 'var d = require("./dep.wxs"); module.exports = d;',
+        "w/dep.wxs": "module.exports = 'dep-module';",
+        "lost/y.wxml": "<text>lost-template</text>",
+        "w/lost.wxs": "module.exports = 'lost-module';",
+        "lost/bad.wxml": "<view>{{</view>",
+    })
+    js = b.render_js
+    for key in ("pages/index/index", "t/a", "t/inc"):
+        assert f'FD["{key}"]' in js
+    assert "dep-module" in js and "lost-template" not in js and "lost-module" not in js
+    assert any(e.file == "lost/bad.wxml" for e in b.errors)  # compiled all the same: its errors are reported
 
 
 def test_include_and_template_inside_for_and_if(page):

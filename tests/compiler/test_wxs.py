@@ -103,7 +103,7 @@ def test_unterminated_string_in_wxs(errors):
 
 
 def test_wxs_never_runs_in_the_host(build):
-    bundle = build({"a.wxs": "module.exports = 1; while (true) {}"})
+    bundle = build({P: '<wxs module="a" src="/a.wxs"/><view/>', "a.wxs": "module.exports = 1; while (true) {}"})
     assert "while (true) {}" in bundle.render_js
 
 

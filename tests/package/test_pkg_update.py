@@ -89,6 +89,51 @@ def test_update_install_then_verify_on_every_load(env, tmp_path):
     assert trust.last_trusted(APP).build == 1
 
 
+def test_load_reuses_the_unpacked_tree_only_while_it_holds_exactly_the_verified_files(env, tmp_path):
+    """Each load verifies the cached package in full, in memory; the tree on disk (where the assets
+    are read) is used again only if it still holds exactly the verified files: a changed, added or
+    removed file, or a link in place of a file or folder, and a fresh tree is written."""
+    import os
+
+    from minibox.runtime.bundle import LoadedBundle
+
+    state, base, release, updater, _ = env
+    state.publish(release(1))
+    with updater(base) as up:
+        first = up.update(APP, "u1")
+        assert up.load(APP).path == first.path  # untouched: used again
+        logo = first.path / "assets" / "images" / "logo.png"
+        tampering = [
+            lambda p: (p / "assets" / "images" / "logo.png").write_bytes(b"\x89PNG evil"),
+            lambda p: (p / "assets" / "images" / "extra.png").write_bytes(b"x"),
+            lambda p: (p / "assets" / "images" / "logo.png").unlink(),
+            lambda p: (p / "assets" / "sneaky").mkdir(),
+            lambda p: ((p / "assets" / "images" / "logo.png").unlink(),
+                       os.symlink(tmp_path / "elsewhere.png", p / "assets" / "images" / "logo.png")),
+            lambda p: (os.rename(p / "styles", tmp_path / "styles-moved"),
+                       os.symlink(tmp_path / "styles-moved", p / "styles")),
+        ]
+        (tmp_path / "elsewhere.png").write_bytes(logo.read_bytes())  # same bytes, behind a link
+        current = first.path
+        for tamper in tampering:
+            tamper(current)
+            again = up.load(APP)
+            assert again.path != current and not os.path.islink(again.path / "styles")
+            assert (again.path / "assets" / "images" / "logo.png").read_bytes() == logo_bytes(again)
+            assert sorted(p.relative_to(again.path).as_posix() for p in again.path.rglob("*") if p.is_file()) \
+                == sorted(again.files)
+            current = again.path
+        # the runtime loads the verified bytes, not the tree: a change after the load is not run
+        (current / "logic.js").write_text("evil()")
+        pkg = up.load(APP)
+        assert LoadedBundle.from_package(pkg).logic_js == pkg.files["logic.js"].decode()
+        assert len(list((tmp_path / "cache" / "run" / APP).iterdir())) == 1  # earlier trees are gone
+
+
+def logo_bytes(pkg) -> bytes:
+    return pkg.files["assets/images/logo.png"]
+
+
 def test_new_release_replaces_cached_one(env, tmp_path):
     state, base, release, updater, _ = env
     state.publish(release(1))

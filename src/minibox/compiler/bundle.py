@@ -26,6 +26,11 @@ MAX_TEMPLATE_DEPTH = 64
 #: Largest number a `wx:for="{{n}}"` iterates up to.
 MAX_FOR_NUMBER = 100_000
 SOURCE_EXTS = (".js", ".wxml", ".wxss", ".wxs")
+#: Files of development only, never among the assets: WeChat uploads only files whose suffix is on
+#: its list (images, audio and video, json, wxs, wasm, certificates...), and none of these is, so a
+#: mini-program can never read them (TypeScript sources and declarations, which npm libraries such
+#: as @vant/weapp ship beside every module; style sources; documentation; source maps).
+NOT_UPLOADED = (".ts", ".tsx", ".less", ".scss", ".sass", ".styl", ".md", ".map")
 #: The compiler's errors and warnings, kept in the bundle for the platform's check report.
 DIAGNOSTICS_FILE = "diagnostics.json"
 #: Files whose errors fail the whole app: without them no page can run.
@@ -96,8 +101,13 @@ def _runtime_js() -> str:
 
 
 class BundleBuilder:
-    def __init__(self, project: Project, sink: ErrorSink, progress: Progress | None = None) -> None:
+    def __init__(self, project: Project, sink: ErrorSink, progress: Progress | None = None, *,
+                 keep_unreachable: bool = False) -> None:
         self.p = project
+        #: render.js keeps every WXML and WXS file and logic.js every module, also those no page or
+        #: component reaches (for tools that take each file on its own, such as the differential
+        #: tests against wcc)
+        self.keep_unreachable = keep_unreachable
         self.sink = sink
         self.progress = progress or (lambda _s, _i, _n: None)
         #: WXML key -> (imported and included keys, .wxs files) for the broken-unit closure
@@ -234,12 +244,59 @@ class BundleBuilder:
             f"var MAX_TEMPLATE_DEPTH = {MAX_TEMPLATE_DEPTH}, MAX_FOR_NUMBER = {MAX_FOR_NUMBER};\n"
             "var WD = (function (__mb_wc) {\nvar WD = Object.create(null);\n"
         )
-        # a file with errors is left out: its pages open as error pages, the rest of render.js runs
-        body = [head, *(w.js for f, w in wxs_parts if f not in bad), f"return WD;\n}})({WC_HELPER});\n"]
+        # a file with errors is left out: its pages open as error pages, the rest of render.js runs;
+        # so is a file no page or component can reach (every file was compiled and checked all the same)
+        templates, modules = self.reachable(compiled, wxs_parts)
+        if self.keep_unreachable:
+            templates, modules = {c.key for c in compiled}, {f for f, _w in wxs_parts}
+        body = [head, *(w.js for f, w in wxs_parts if f not in bad and f in modules),
+                f"return WD;\n}})({WC_HELPER});\n"]
         body.append(_runtime_js())
-        body.extend(c.js for c in compiled if c.key + ".wxml" not in bad)
+        body.extend(c.js for c in compiled if c.key + ".wxml" not in bad and c.key in templates)
         body.append("})();\n")
         return "".join(body)
+
+    def units(self) -> list[str]:
+        """What the framework loads by path: the pages, the components and the default components
+        of abstract components (componentGenerics)."""
+        units = [*self.p.pages, *self.p.components]
+        for info in self.p.components.values():
+            generics = info.json.get("componentGenerics")
+            if isinstance(generics, dict):
+                units += [g["default"] for g in generics.values()
+                          if isinstance(g, dict) and isinstance(g.get("default"), str)]
+        return units
+
+    def reachable(self, compiled: list[wxml.CompiledWxml],
+                  wxs_parts: list[tuple[str, CompiledWxs]]) -> tuple[set[str], set[str]]:
+        """The WXML files (keys) and the WXS sources (a .wxs file, or the .wxml file of an inline
+        module) that a page or a component can reach: its own template, what it imports and
+        includes, and the WXS modules they use and those require. Nothing else can ever be rendered:
+        the framework renders pages and components only, and `<import>`, `<include>` and `<wxs src>`
+        are static (WeChat's devtools leave such files out of an upload too, "ignoreUploadUnusedFiles")."""
+        by_key = {c.key: c for c in compiled}
+        templates: set[str] = set()
+        stack = [k for k in self.units() if k in by_key]
+        while stack:
+            key = stack.pop()
+            if key in templates:
+                continue
+            templates.add(key)
+            c = by_key[key]
+            stack.extend(k for k in (*c.imports, *(k for k, _pos in c.includes)) if k in by_key)
+        requires: dict[str, set[str]] = {}
+        for source, out in wxs_parts:
+            requires.setdefault(source, set()).update(out.requires.values())
+        modules: set[str] = set()
+        stack = [key + ".wxml" for key in templates]
+        stack += [r.path for key in templates for r in by_key[key].wxs if r.source is None]
+        while stack:
+            source = stack.pop()
+            if source in modules:
+                continue
+            modules.add(source)
+            stack.extend(requires.get(source, ()))
+        return templates, modules
 
     def check_include_cycles(self, compiled: list[wxml.CompiledWxml], docs: dict[str, Any]) -> None:
         graph = {c.key: c.includes for c in compiled}
@@ -268,7 +325,9 @@ class BundleBuilder:
     def logic_js(self) -> str:
         # each module: eval warnings, ES modules -> CommonJS, the engine's syntax check (a module that
         # cannot be parsed throws when required, alone), line numbers kept (logic.py)
-        return build_logic(self.p.files, self.p.text, lambda e: self.sink.extend([e]), self.progress)
+        # only the modules app.js, the pages and the components can load, when that is known
+        roots = None if self.keep_unreachable else ["app.js", *(f"{k}.js" for k in self.units())]
+        return build_logic(self.p.files, self.p.text, lambda e: self.sink.extend([e]), self.progress, roots)
 
     # -- styles ---------------------------------------------------------------------------------------
     def styles(self) -> dict[str, bytes]:
@@ -290,15 +349,30 @@ class BundleBuilder:
 
     # -- assets ---------------------------------------------------------------------------------------
     def assets(self) -> dict[str, bytes]:
+        """Every other file of the package, byte for byte, but for what WeChat never uploads: the
+        sources and configuration it compiles, and files of development only (NOT_UPLOADED)."""
         configs = (
             {"app.json"} | {p + ".json" for p in self.p.pages} | {c + ".json" for c in self.p.components}
         )
+        files = self.p.files
         out: dict[str, bytes] = {}
-        for path, full in sorted(self.p.files.items()):
-            if path.endswith(SOURCE_EXTS) or path in configs:
+        for path, full in sorted(files.items()):
+            if path.endswith(SOURCE_EXTS) or path in configs or path.lower().endswith(NOT_UPLOADED):
                 continue
-            out["assets/" + path] = full.read_bytes()
+            data = full.read_bytes()
+            base = path[: -len(".json")] if path.endswith(".json") else None
+            if base is not None and base + ".wxml" in files and base + ".js" in files and _is_component_json(data):
+                continue  # the configuration of a component no page uses (npm libraries ship many)
+            out["assets/" + path] = data
         return out
+
+
+def _is_component_json(data: bytes) -> bool:
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and doc.get("component") is True
 
 
 def is_fatal(error: CompileError) -> bool:

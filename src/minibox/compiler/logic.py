@@ -110,8 +110,11 @@ class CompiledModule:
     failed_text: str | None = None
     errors: list[CompileError] = field(default_factory=list)
     warnings: list[CompileError] = field(default_factory=list)
-    #: `require`/`import` specifiers given as string literals (for `.json` modules)
+    #: `require`/`import` specifiers given as string literals (`.json` modules, what the module loads)
     requests: list[str] = field(default_factory=list)
+    #: every `require` and `import()` of the module names a string literal: `requests` are all the
+    #: modules it can load (False: some are computed at run time, or the source could not be scanned)
+    static_requires: bool = False
     esm: bool = False
     header_lines: list[tuple[int, int]] = field(default_factory=list)
 
@@ -129,6 +132,73 @@ def _requests(toks: list[Token]) -> list[str]:
     return out
 
 
+def _literal_requires(toks: list[Token]) -> list[str] | None:
+    """The specifiers of the module's `require("x")`, `require("x", onLoad, onError)`,
+    `require.async("x")` and `import("x")`; None when some use of `require` or `import(...)` is not
+    one of those (`require(name)`, `const r = require`, `typeof require`, a local function named
+    require...): what the module can load is then not known before run time."""
+
+    def literal_call(i: int) -> str | None:  # toks[i] is "(": a string literal, then ")" or ","
+        if i + 2 < len(toks) and toks[i].value == "(" and toks[i + 2].value in (")", ","):
+            return _str_value(toks[i + 1])
+        return None
+
+    found: list[str] = []
+    for i, tok in enumerate(toks):
+        if tok.kind != "ident" or tok.value not in ("require", "import"):
+            continue
+        if i > 0 and toks[i - 1].value in (".", "?."):
+            continue  # a property of another object (obj.require(...))
+        nxt = toks[i + 1] if i + 1 < len(toks) else None
+        if tok.value == "import":
+            if nxt is not None and nxt.value == "(":
+                spec = literal_call(i + 1)
+                if spec is None:
+                    return None
+                found.append(spec)
+            continue  # a static import: its specifier is among `_requests`
+        if nxt is not None and nxt.value == ":" and i > 0 and toks[i - 1].value in ("{", ","):
+            continue  # an object literal's key
+        spec = literal_call(i + 1)
+        if spec is None and nxt is not None and nxt.value == "." and i + 2 < len(toks) and toks[i + 2].value == "async":
+            spec = literal_call(i + 3)
+        if spec is None:
+            return None
+        found.append(spec)
+    return found
+
+
+def module_candidates(frm: str, request: str) -> list[str]:
+    """Every module path `require(request)` in module `frm` may load, as the framework's
+    mbResolveModule looks (it takes the first of these that is defined)."""
+    here = posixpath.dirname(frm)
+    if request.startswith("/"):
+        bases = [request]
+    elif request.startswith(("./", "../")) or request in (".", ".."):
+        bases = [here + "/" + request]
+    else:  # bare: same directory, then miniprogram_npm walking up, then the package root
+        bases = [here + "/" + request]
+        d = here
+        while True:
+            bases.append((d + "/" if d else "") + "miniprogram_npm/" + request)
+            if not d:
+                break
+            d = posixpath.dirname(d)
+        bases.append(request)
+    out = []
+    for base in bases:
+        parts: list[str] = []
+        for seg in base.split("/"):  # as mbNormalize: "" and "." dropped, ".." pops (never above the root)
+            if seg == "..":
+                if parts:
+                    parts.pop()
+            elif seg not in ("", "."):
+                parts.append(seg)
+        norm = "/".join(parts)
+        out += [norm, norm + ".js", norm + "/index.js"]
+    return out
+
+
 def compile_module(path: str, src: str) -> CompiledModule:
     """One JS file as a logic module (see the module docstring)."""
     src = _clean(src)
@@ -141,6 +211,10 @@ def compile_module(path: str, src: str) -> CompiledModule:
     if toks is not None:
         out.warnings += find_dynamic_code(path, src, toks)
         out.requests = _requests(toks)
+        literal = _literal_requires(toks)
+        if literal is not None:
+            out.requests += [r for r in literal if r not in out.requests]
+            out.static_requires = True
         try:
             res = transform(path, src, toks)
         except EsmSyntaxError as exc:
@@ -148,6 +222,7 @@ def compile_module(path: str, src: str) -> CompiledModule:
             err = CompileError(path, line, col, f"SyntaxError: {exc.message}", "js-syntax")
             out.errors.append(err)
             out.failed_text = failing_module(path, err)
+            out.requests, out.static_requires = [], True  # it throws when required: it loads nothing
             return out
         header, body, out.esm, out.header_lines = res.header, res.body, res.is_esm, res.header_lines
         out.warnings += res.warnings
@@ -159,6 +234,7 @@ def compile_module(path: str, src: str) -> CompiledModule:
             )
         out.errors.append(syntax)
         out.failed_text = failing_module(path, syntax)
+        out.requests, out.static_requires = [], True  # it throws when required: it loads nothing
         return out
     out.header, out.body = header, body
     return out
@@ -195,8 +271,9 @@ def _json_module(path: str, text: str) -> str | None:
     return f"__mbDefine({json.dumps(path)}, function (require, module) {{ module.exports = {data}; }});\n"
 
 
-def _package_alias(pkg_dir: str, main: str, files: set[str]) -> str | None:
-    """A `miniprogram_npm/<pkg>/index.js` that forwards to the `main` of its package.json."""
+def _package_alias(pkg_dir: str, main: str, files: set[str]) -> tuple[str, str] | None:
+    """A `miniprogram_npm/<pkg>/index.js` that forwards to the `main` of its package.json: its text,
+    and the request it makes."""
     if f"{pkg_dir}/index.js" in files:
         return None
     target = posixpath.normpath(posixpath.join(pkg_dir, main))
@@ -205,7 +282,8 @@ def _package_alias(pkg_dir: str, main: str, files: set[str]) -> str | None:
             rel = "./" + posixpath.relpath(cand, pkg_dir)
             return (
                 f"__mbDefine({json.dumps(pkg_dir + '/index.js')}, function (require, module) "
-                f"{{ module.exports = require({json.dumps(rel)}); }});\n"
+                f"{{ module.exports = require({json.dumps(rel)}); }});\n",
+                rel,
             )
     return None
 
@@ -282,12 +360,20 @@ def build_logic(
     read: Callable[[str], str | None],
     report: Callable[[CompileError], None],
     progress: Callable[[str, int, int], None] | None = None,
+    roots: Iterable[str] | None = None,
 ) -> str:
     """logic.js for a package: every `.js` file, `.json` files required by literal path, and an index
-    module for a `miniprogram_npm` package whose package.json `main` names another file."""
+    module for a `miniprogram_npm` package whose package.json `main` names another file.
+
+    With `roots` (app.js, the pages' and the components' files: what the framework loads itself),
+    only the `.js` modules they can load are linked (every file is compiled and checked all the
+    same), when that is known: when every `require` and `import()` of every module they reach names
+    a string literal. Otherwise every module is linked, as without `roots`. A module nothing can
+    load never runs (modules run when first required); WeChat's devtools leave such files out of an
+    upload too ("ignoreUploadUnusedFiles")."""
     all_files = set(files)
     js_files = sorted(f for f in all_files if f.endswith(".js"))
-    linker = LogicLinker()
+    mods: dict[str, CompiledModule] = {}
     json_needed: set[str] = set()
     for k, path in enumerate(js_files):
         if progress is not None:
@@ -299,13 +385,8 @@ def build_logic(
             target = _resolve_json(path, req, all_files)
             if target is not None:
                 json_needed.add(target)
-        linker.add(mod)
-    for path in sorted(json_needed):
-        text = read(path)
-        if text is not None and len(text) <= MAX_JSON_MODULE_BYTES:
-            module = _json_module(path, text)
-            if module is not None:
-                linker.add_text(module)
+        mods[path] = mod
+    aliases: dict[str, tuple[str, str]] = {}  # index module -> (its text, the main it requires)
     for pkg_dir, pj in sorted(_npm_package_dirs(all_files).items()):
         try:
             main = json.loads(read(pj) or "{}").get("main")
@@ -314,5 +395,41 @@ def build_logic(
         if isinstance(main, str) and main:
             alias = _package_alias(pkg_dir, main, all_files)
             if alias is not None:
-                linker.add_text(alias)
+                aliases[pkg_dir + "/index.js"] = alias
+    keep = None if roots is None else _loadable(roots, mods, {a: req for a, (_t, req) in aliases.items()})
+    linker = LogicLinker()
+    for path, mod in mods.items():
+        if keep is None or path in keep:
+            linker.add(mod)
+    for path in sorted(json_needed):
+        text = read(path)
+        if text is not None and len(text) <= MAX_JSON_MODULE_BYTES:
+            module = _json_module(path, text)
+            if module is not None:
+                linker.add_text(module)
+    for path, (text, _req) in aliases.items():
+        if keep is None or path in keep:
+            linker.add_text(text)
     return linker.text()
+
+
+def _loadable(roots: Iterable[str], mods: dict[str, CompiledModule], aliases: dict[str, str]) -> set[str] | None:
+    """The modules `roots` can load, transitively (every candidate of each literal request, not
+    only the one the framework would pick); None when a module among them loads what it computes."""
+    defined = set(mods) | set(aliases)
+    seen: set[str] = set()
+    stack = [r for r in roots if r in defined]
+    while stack:
+        path = stack.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        if path in aliases:
+            requests = [aliases[path]]
+        elif not mods[path].static_requires:
+            return None
+        else:
+            requests = mods[path].requests
+        for request in requests:
+            stack.extend(c for c in module_candidates(path, request) if c in defined)
+    return seen

@@ -282,7 +282,8 @@ class Host:
             self.user_data.carry_out_orders(updater, user_id)
         current = updater.current(app_id) or {}
         grants = grants_from_allowlist(current.get("allowlist") or {})
-        return self.start(package.path, app_id=app_id, user_id=user_id, views=views, grants=grants,
+        # the verified bytes in memory, not the unpacked tree (which only serves the assets)
+        return self.start(LoadedBundle.from_package(package), app_id=app_id, user_id=user_id, views=views, grants=grants,
                           version=current.get("version"))
 
     def export_dispute(self, prepay_id: str) -> dict[str, Any] | None:

@@ -8,12 +8,14 @@ Sequence of `Updater.update(app_id, user_id)`:
 2. If the release is the cached one, **load** it. Otherwise **fetch**: the package URL must be on
    the same origin; download at most the announced size (resuming a partial download with an HTTP
    Range request), check its SHA-256, keep it in the cache.
-3. **Verify and unpack** with :func:`minibox.package.verify_and_unpack` (signature, rollback,
-   expiry, hashes, decryption, safe unpack); only a package that passes becomes the app's
-   current one.
-4. **Load** (`load`) always re-runs the full verification from the cached bytes, never trusts an
-   unpacked directory; when the platform cannot be reached the verified cache still starts
-   (offline start). A takedown removes the cached package.
+3. **Verify** with :func:`minibox.package.verify_package` (signature, rollback, expiry, hashes,
+   decryption, entry policy, in memory), then unpack (`write_tree`); only a package that passes
+   becomes the app's current one.
+4. **Load** (`load`) always re-runs the full verification from the cached bytes, in memory, never
+   trusts an unpacked directory: the runtime loads the verified bytes (`VerifiedPackage.files`,
+   `LoadedBundle.from_package`), and the tree on disk (for the assets) is compared with them,
+   file by file, before it is used again. When the platform cannot be reached the verified cache
+   still starts (offline start). A takedown removes the cached package.
 
 The trusted state (TrustStore) must live outside `cache_dir`; the updater refuses otherwise.
 """
@@ -25,9 +27,10 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,10 +39,11 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from minibox.package import HostKeyPair, TrustStore, TrustStoreError, VerifiedPackage, verify_and_unpack
+from minibox.package import HostKeyPair, TrustStore, TrustStoreError, VerifiedPackage
 from minibox.package.answer import DELETIONS_CONTEXT, verify_answer
 from minibox.package.manifest import APP_ID_RE, SHA256_RE
 from minibox.package.trust import atomic_write
+from minibox.package.verify import tree_matches, verify_package, write_tree
 
 #: Largest update-check response accepted.
 MAX_CHECK_BYTES = 1024 * 1024
@@ -350,14 +354,41 @@ class Updater:
         return self.cache_dir / "apps" / f"{app_id}.json"
 
     def _verify(self, app_id: str, data: bytes) -> VerifiedPackage:
+        """The full verification, in memory; the runtime loads the verified bytes it returns
+        (`VerifiedPackage.files`), and the release's files on disk are checked or written anew."""
+        pkg = verify_package(data, trust=self.trust, host_id=self.host_id, host_private_key=self.host_private_key,
+                             app_id=app_id, now=self._now() if self._now else None)
+        return replace(pkg, path=self._unpacked(app_id, pkg))
+
+    def _unpacked(self, app_id: str, pkg: VerifiedPackage) -> Path:
+        """The release's files on disk (assets are read from there). A tree an earlier load of the
+        same release left is used again when it still holds exactly the verified files, each read
+        and compared (a fraction of writing them); otherwise every earlier tree leaves at once (a
+        rename each, deleted in the background) and a fresh one is written."""
         run = self.cache_dir / "run" / app_id
-        if run.exists():
+        name = pkg.manifest_sha256[:32]
+        if run.is_dir() and not run.is_symlink():
+            for tree in run.iterdir():
+                if tree.name.startswith(name + "-") and tree_matches(tree, pkg.files):
+                    return tree
+        trash = self.cache_dir / "run" / ".trash"  # no app id starts with a dot
+        moved = False
+        if run.is_symlink():
+            run.unlink()
+        elif run.exists():
+            trash.mkdir(exist_ok=True)
             for old in run.iterdir():
-                shutil.rmtree(old, ignore_errors=True)
-        dest = run / uuid.uuid4().hex
-        return verify_and_unpack(data, trust=self.trust, host_id=self.host_id,
-                                 host_private_key=self.host_private_key, dest=dest, app_id=app_id,
-                                 now=self._now() if self._now else None)
+                with contextlib.suppress(OSError):
+                    old.rename(trash / uuid.uuid4().hex)
+                    moved = True
+        dest = run / f"{name}-{uuid.uuid4().hex[:16]}"
+        try:
+            write_tree(dest, pkg.files)
+        finally:
+            if moved:
+                threading.Thread(target=shutil.rmtree, args=(trash,), kwargs={"ignore_errors": True},
+                                 name="minibox-unpack-cleanup", daemon=True).start()
+        return dest
 
     def _prune(self, app_id: str, keep: str) -> None:
         """Drop cached packages no app points at any more."""

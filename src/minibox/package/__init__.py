@@ -26,7 +26,7 @@ from minibox.package.manifest import Entry, Manifest, Part
 from minibox.package.pack import pack
 from minibox.package.rules import Limits
 from minibox.package.trust import KeySet, TrustedRelease, TrustStore, make_keyset, parse_keyset
-from minibox.package.verify import VerifiedPackage, verify_and_unpack
+from minibox.package.verify import VerifiedPackage, verify_and_unpack, verify_package, write_tree
 
 __all__ = [
     "DecryptionError",
@@ -58,4 +58,6 @@ __all__ = [
     "parse_keyset",
     "split_parts",
     "verify_and_unpack",
+    "verify_package",
+    "write_tree",
 ]

@@ -43,6 +43,8 @@ CODE_EXTENSIONS = (".js", ".mjs", ".cjs", ".jsc", ".qjsc", ".qjs", ".wasm", ".wx
 BYTECODE_FIRST_BYTES = frozenset(b for b in range(0x20) if chr(b) not in "\t\n\r")
 #: C0 controls other than tab, LF, VT, FF, CR never occur in source text.
 _DISALLOWED_CONTROL = re.compile("[\x00-\x08\x0e-\x1f]")
+#: bytes.translate's delete table leaving only those control bytes.
+_NOT_DISALLOWED_CONTROL = bytes(b for b in range(256) if not _DISALLOWED_CONTROL.match(chr(b)))
 _WIN_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 
 
@@ -143,12 +145,16 @@ def check_text(path: str, data: bytes) -> None:
         raise _unsafe("bytecode", path, f"starts with byte 0x{data[0]:02x} (engine bytecode, not source)")
     if data.startswith(b"\xef\xbb\xbf"):
         raise _unsafe("source-text", path, "byte order mark in source text")
-    try:
+    if not data.isascii():  # ASCII is UTF-8 (the common case, checked at memory speed)
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _unsafe("source-text", path, f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    # in UTF-8 no byte of a multi-byte sequence is below 0x80: a control byte is a control character
+    if data.translate(None, _NOT_DISALLOWED_CONTROL):
         text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _unsafe("source-text", path, f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    bad = _DISALLOWED_CONTROL.search(text)
-    if bad is not None:
+        bad = _DISALLOWED_CONTROL.search(text)
+        assert bad is not None
         raise _unsafe("source-text", path, f"control character U+{ord(bad.group()):04X} at {bad.start()}")
 
 

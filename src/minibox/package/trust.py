@@ -258,7 +258,10 @@ class TrustStore:
             old = apps.get(app_id)
             if old is not None and int(old["build"]) > build:
                 return
-            apps[app_id] = {"build": build, "version": version, "manifest_sha256": manifest_sha256}
+            new = {"build": build, "version": version, "manifest_sha256": manifest_sha256}
+            if old == new:
+                return  # the same release again (every start from the cache): nothing to write
+            apps[app_id] = new
             atomic_write(self.directory / STATE_FILE, canonical.dumps({"apps": apps}))
 
 

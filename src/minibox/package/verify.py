@@ -28,13 +28,15 @@ import contextlib
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
 import time
 import zlib
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
@@ -62,13 +64,16 @@ MAX_KEYSET_CHAIN = 8
 
 @dataclass(frozen=True)
 class VerifiedPackage:
-    """A package that passed every check, unpacked at `path`."""
+    """A package that passed every check, unpacked at `path` (None: verified in memory only)."""
 
     manifest: Manifest
-    path: Path
+    path: Path | None
     manifest_sha256: str
     key_id: str
     parts: tuple[str, ...]
+    #: The verified bytes of every entry of the parts unpacked, in memory (read-only): what the
+    #: runtime loads, never read back from `path` (whoever can write the cache can change those).
+    files: Mapping[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def app_id(self) -> str:
@@ -181,9 +186,40 @@ def verify_and_unpack(data: bytes, *, trust: TrustStore, host_id: str | None = N
     the seconds spent in each step (for the bench).
     """
     clock = _Clock(timings)
+    pkg = _verify(data, trust=trust, host_id=host_id, host_private_key=host_private_key, app_id=app_id,
+                  parts=parts, now=now, limits=limits, runtime_version=runtime_version, clock=clock)
+    dest = Path(dest)
+    write_tree(dest, pkg.files)
+    clock.lap("write")
+    trust.record(pkg.app_id, pkg.build, pkg.version, pkg.manifest_sha256)
+    clock.lap("persist")
+    return replace(pkg, path=dest)
+
+
+def verify_package(data: bytes, *, trust: TrustStore, host_id: str | None = None,
+                   host_private_key: X25519PrivateKey | HostKeyPair | bytes | None = None,
+                   app_id: str | None = None, parts: Iterable[str] | None = None,
+                   now: datetime | None = None, limits: rules.Limits | None = None,
+                   runtime_version: str = RUNTIME_VERSION,
+                   timings: dict[str, float] | None = None) -> VerifiedPackage:
+    """The whole verification sequence in memory, nothing written but the trusted state (step 8):
+    the result's `files` holds the verified entries and its `path` is None (the caller unpacks,
+    `write_tree`, if it needs files on disk)."""
+    clock = _Clock(timings)
+    pkg = _verify(data, trust=trust, host_id=host_id, host_private_key=host_private_key, app_id=app_id,
+                  parts=parts, now=now, limits=limits, runtime_version=runtime_version, clock=clock)
+    trust.record(pkg.app_id, pkg.build, pkg.version, pkg.manifest_sha256)
+    clock.lap("persist")
+    return pkg
+
+
+def _verify(data: bytes, *, trust: TrustStore, host_id: str | None,
+            host_private_key: X25519PrivateKey | HostKeyPair | bytes | None, app_id: str | None,
+            parts: Iterable[str] | None, now: datetime | None, limits: rules.Limits | None,
+            runtime_version: str, clock: _Clock) -> VerifiedPackage:
+    """Steps 1 to 7, in memory."""
     now = now or datetime.now(UTC)
     limits = limits or rules.Limits()
-    dest = Path(dest)
 
     # 1. framing
     box = container.decode(data)
@@ -271,8 +307,8 @@ def verify_and_unpack(data: bytes, *, trust: TrustStore, host_id: str | None = N
         plain = {name: box.parts[name] for name in wanted}
     clock.lap("decrypt")
 
-    # 7. safe unpack: check everything in memory, then write into a fresh directory
-    files: list[tuple[str, bytes]] = []
+    # 7. safe unpack: check everything in memory (the caller then writes into a fresh directory)
+    files: dict[str, bytes] = {}
     for name in wanted:
         part, payload, offset = manifest.part(name), plain[name], 0
         if sum(e.csize for e in part.entries) != len(payload):
@@ -286,17 +322,12 @@ def verify_and_unpack(data: bytes, *, trust: TrustStore, host_id: str | None = N
             if hashlib.sha256(content).hexdigest() != entry.sha256:
                 raise IntegrityError("entry-hash", entry.path, "SHA-256 does not match the manifest")
             rules.check_content(entry.path, content)
-            files.append((entry.path, content))
-    _check_bundle_config(manifest, dict(files))
+            files[entry.path] = content
+    _check_bundle_config(manifest, files)
     clock.lap("inflate+file hashes")
-    _write_tree(dest, files)
-    clock.lap("write")
-
-    # 8. persist the trusted state
-    trust.record(manifest.app_id, manifest.build, manifest.version, digest)
-    clock.lap("persist")
-    return VerifiedPackage(manifest=manifest, path=dest, manifest_sha256=digest, key_id=sig.key_id,
-                           parts=tuple(wanted))
+    # 8. (the caller's) persist the trusted state
+    return VerifiedPackage(manifest=manifest, path=None, manifest_sha256=digest, key_id=sig.key_id,
+                           parts=tuple(wanted), files=MappingProxyType(files))
 
 
 def _check_bundle_config(manifest: Manifest, files: dict[str, bytes]) -> None:
@@ -313,15 +344,20 @@ def _check_bundle_config(manifest: Manifest, files: dict[str, bytes]) -> None:
                             f"bundle declares {roots}, manifest binds {list(manifest.subpackages)}")
 
 
-def _write_tree(dest: Path, files: list[tuple[str, bytes]]) -> None:
+def write_tree(dest: Path, files: Mapping[str, bytes]) -> None:
+    """Write verified entries into `dest` (absent or an empty directory): into a fresh temporary
+    directory beside it, with exclusive, no-follow opens, then renamed into place."""
     if dest.is_symlink() or (dest.exists() and (not dest.is_dir() or any(dest.iterdir()))):
         raise PackageError("dest-not-empty", str(dest), "unpack target must be absent or an empty directory")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.unpack-", dir=dest.parent))
+    made: set[Path] = set()
     try:
-        for rel, content in files:
+        for rel, content in files.items():
             target = tmp.joinpath(*rel.split("/"))
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.parent not in made:  # one mkdir per directory, not per file
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(content)
@@ -332,3 +368,42 @@ def _write_tree(dest: Path, files: list[tuple[str, bytes]]) -> None:
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(tmp)
         raise
+
+
+def tree_matches(dest: Path, files: Mapping[str, bytes]) -> bool:
+    """Whether `dest` holds exactly `files` (as `write_tree` leaves them) and nothing else: real
+    directories and regular files only, no link anywhere, each file read (no-follow) and its bytes
+    equal to the verified ones. Whoever can write the cache may have changed any of it."""
+    dirs = {""} | {rel[: i + 1] for rel in files for i, ch in enumerate(rel) if ch == "/"}
+    try:
+        if not stat.S_ISDIR(os.lstat(dest).st_mode):
+            return False
+    except OSError:
+        return False
+    found = 0
+    stack = [(str(dest), "")]
+    try:
+        while stack:
+            where, prefix = stack.pop()
+            with os.scandir(where) as it:
+                entries = list(it)
+            for entry in entries:
+                rel = prefix + entry.name
+                if entry.is_symlink():
+                    return False
+                if entry.is_dir(follow_symlinks=False):
+                    if rel + "/" not in dirs:
+                        return False
+                    stack.append((entry.path, rel + "/"))
+                    continue
+                want = files.get(rel)
+                if want is None or not entry.is_file(follow_symlinks=False):
+                    return False
+                fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+                with os.fdopen(fd, "rb") as fh:
+                    if not stat.S_ISREG(os.fstat(fd).st_mode) or fh.read(len(want) + 1) != want:
+                        return False
+                found += 1
+    except OSError:
+        return False
+    return found == len(files)

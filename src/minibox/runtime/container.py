@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from minibox.apis.budget import BudgetConfig, Meter
 from minibox.apis.pending import Pending
 from minibox.apis.registry import ApiError, ApiRegistry, CallContext, Services
-from minibox.runtime.bundle import LoadedBundle, framework_sources
+from minibox.runtime.bundle import LoadedBundle
 from minibox.runtime.errors import RuntimeFault, ScriptError, WorkerCrashed
 from minibox.runtime.pool import default_pool
 from minibox.runtime.protocol import gc_paused
@@ -161,14 +161,18 @@ class Instance:
     def start(self) -> None:
         with self._lock:
             self._worker = default_pool().acquire(self.config.limits)
-            sources = [*framework_sources(), ("render.js", self.bundle.render_js), ("logic.js", self.bundle.logic_js)]
+            # the worker has the framework loaded (runtime.preload); the bundle's sources travel as
+            # raw bytes after the frame, never JSON-encoded
+            sources = [("render.js", 0), ("logic.js", 1)]
+            blobs = [self.bundle.render_js.encode("utf-8", "surrogatepass"),
+                     self.bundle.logic_js.encode("utf-8", "surrogatepass")]
             apis = [{"name": name, "kind": spec.kind} for name in self.registry.names()
                     if (spec := self.registry.get(name)) is not None]
             config = dict(self.bundle.config)
             config.update({"system": self.config.system, "apis": apis, "hostId": self.config.host_id,
                            "appId": self.config.app_id})
-            msg = {"cmd": "init", "sources": sources, "config": config, "now": self.clock.now_ms(),
-                   "limits": {"memory_bytes": self.config.limits.memory_bytes}}
+            msg = {"cmd": "init", "framework": "preloaded", "sources": sources, "blobs": blobs, "config": config,
+                   "now": self.clock.now_ms(), "limits": {"memory_bytes": self.config.limits.memory_bytes}}
             # loading the framework and the bundle is not metered; API calls made meanwhile are
             self._mark, self._cpu_mark = time.monotonic(), self._worker.cpu_seconds()
             self._handle_done(self._worker.request(msg, self._on_call, budget=STARTUP_BUDGET))

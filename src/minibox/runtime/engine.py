@@ -40,6 +40,12 @@ class Engine:
         self._ctx.set_max_stack_size(self.limits.stack_bytes)
         self.broken = False
 
+    def set_limits(self, limits: EngineLimits) -> None:
+        """Apply other limits (a preloaded engine, made before its instance's limits were known)."""
+        self.limits = limits
+        self._ctx.set_memory_limit(limits.memory_bytes)
+        self._ctx.set_max_stack_size(limits.stack_bytes)
+
     def expose(self, name: str, fn: HostFunction) -> None:
         """Make `fn` callable from JS as the global `name`; exceptions become JSON errors."""
 

@@ -1,11 +1,13 @@
 """The worker process: one mini-program instance in its own OS process.
 
 The host starts it with `python -m minibox.runtime.worker`, sends frames on stdin and reads frames
-on stdout (see `protocol`). Nothing but frames is ever written to stdout. The worker loads only
-source text it is sent: never a file path, never engine bytecode.
+on stdout (see `protocol`). Nothing but frames is ever written to stdout. The worker loads a
+mini-program only as source text it is sent: never a file path, never engine bytecode (the
+framework, the platform's own code, it loads itself before it locks down: `preload`).
 
 Commands (host -> worker):
-  {"cmd": "init", "sources": [[name, text], ...], "config": {...}, "limits": {...}}
+  {"cmd": "init", "sources": [[name, text | blob index], ...], "config": {...}, "limits": {...},
+   "framework": "preloaded" (optional: the framework is not among the sources), "blobs": [bytes, ...]}
   {"cmd": "call", "fn": name, "args": {...}, "now": ms}
 Replies (worker -> host):
   {"t": "call", "api": name, "args": {...}}    a wx API call; the host answers with {"t": "reply", ...}
@@ -21,7 +23,7 @@ import re
 import sys
 from typing import Any, BinaryIO
 
-from minibox.runtime import protocol, seccomp
+from minibox.runtime import preload, protocol, seccomp
 from minibox.runtime.engine import Engine, EngineLimits
 from minibox.runtime.errors import ScriptError, ScriptOutOfMemory
 from minibox.runtime.oslimits import apply_limits
@@ -107,10 +109,15 @@ class Worker:
         cmd = msg.get("cmd")
         if cmd == "init":
             limits = EngineLimits(**msg.get("limits", {}))
-            self.engine = Engine(limits)
-            self.engine.expose("__mb_raw_host_call", self.host_call)
-            self.engine.eval(BRIDGE_BOOTSTRAP, "bridge.js")
+            if msg.get("framework") == "preloaded":  # bridge gate and framework loaded (runtime.preload)
+                self.engine = preload.take(BRIDGE_BOOTSTRAP, self.host_call, limits)
+            else:
+                self.engine = Engine(limits)
+                self.engine.expose("__mb_raw_host_call", self.host_call)
+                self.engine.eval(BRIDGE_BOOTSTRAP, "bridge.js")
             for name, text in msg["sources"]:
+                if isinstance(text, int):  # raw UTF-8 after the frame (protocol.BLOBS)
+                    text = msg[protocol.BLOBS][text].decode("utf-8", "surrogatepass")
                 self.engine.eval(text, name)
             return self._run("init", {"config": msg["config"]}, msg.get("now", 0))
         if cmd == "call":
@@ -156,6 +163,7 @@ def done_body(collected_text: str, result_text: str) -> bytes:
 
 def serve(cfg: dict[str, Any], inp: BinaryIO, out: BinaryIO) -> None:
     """Lock the process down, then answer frames until the host closes the pipe."""
+    preload.preload(BRIDGE_BOOTSTRAP)  # done already in a worker forked from the fork server
     apply_limits(cfg)
     if cfg.get("seccomp", True):
         try:

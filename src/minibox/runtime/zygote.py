@@ -5,7 +5,8 @@ of a fresh interpreter's memory each) and start in a few milliseconds.
 Protocol on the Unix socket: the host sends the worker's limits as JSON with three file
 descriptors (stdin read end, stdout write end, stderr file) attached; the zygote answers with the
 child's pid as 4 bytes. The zygote never runs mini-program code; each child locks itself down
-(rlimits, no_new_privs, seccomp) before it reads its first frame.
+(rlimits, no_new_privs, seccomp) before it reads its first frame. The zygote has loaded the
+framework into an engine first (`minibox.runtime.preload`): a child starts with it loaded.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import socket
 import struct
 import sys
 
-from minibox.runtime import worker
+from minibox.runtime import preload, worker
 
 _PID = struct.Struct("i")
 
@@ -71,6 +72,7 @@ def serve(sock: socket.socket) -> None:
 
 def main() -> None:
     fd = int(sys.argv[1])
+    preload.preload(worker.BRIDGE_BOOTSTRAP)  # every child inherits the framework, loaded (preload)
     serve(socket.socket(fileno=fd))
 
 
