@@ -397,7 +397,8 @@ def test_nesting_deeper_than_terser_takes_with_the_default_limits(tmp_path: Path
         m.minify("\n" + deep)
     # in a bundle, such a module never reaches terser: deeper than an instance's stack parses, the
     # compiler already made it a module that throws (jssyntax.py); protection keeps it as written
-    src = write_project(tmp_path / "p", {"utils/nested.js": deep})
+    src = write_project(tmp_path / "p", {"utils/nested.js": deep,
+                                         "pages/index/index.js": "require('../../utils/nested.js');\nPage({})\n"})
     compile_project(src, tmp_path / "b")
     protection, doc = protect_bundle(tmp_path / "b")
     assert protection.warnings == []
