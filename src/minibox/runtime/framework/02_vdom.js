@@ -115,17 +115,7 @@ function mbCreateNode(owner, parent, v, into, lvl, op) {
   }
   var spec = null;
   if (into) {
-    spec = id === op.n ? [v.t, r.cls, 0] : [id, v.t, r.cls, 0];
-    op.n = id + 1;
-    into.push(spec);
-    var attrs = mbSpecAttrs(id, r.a, !!compPath);
-    if (attrs !== 0 || r.st || r.ev.length) {
-      var extra = {};
-      if (attrs !== 0) extra.a = attrs;
-      if (r.st) extra.s = r.st;
-      if (r.ev.length) extra.e = mbEventTypes(r.ev);
-      spec[spec.length - 1] = extra;
-    }
+    spec = mbPushElementSpec(r, v.t, !!compPath, into, op);
   } else {
     mbOp(["create", id, v.t]);
     if (compPath) {
@@ -163,10 +153,15 @@ function mbSpecOfNode(r, into, lvl, op) {
     op.n = r.id + 1;
     return;
   }
-  var spec = r.id === op.n ? [r.t, r.cls, 0] : [r.id, r.t, r.cls, 0];
+  mbSpecOfContent(r, mbPushElementSpec(r, r.t, !!r.compPath, into, op), lvl, op);
+}
+
+// The spec of element `r` (tag `tag`) without its children, pushed into `into`; returns it.
+function mbPushElementSpec(r, tag, isComp, into, op) {
+  var spec = r.id === op.n ? [tag, r.cls, 0] : [r.id, tag, r.cls, 0];
   op.n = r.id + 1;
   into.push(spec);
-  var attrs = mbSpecAttrs(r.id, r.a, !!r.compPath);
+  var attrs = mbSpecAttrs(r.id, r.a, isComp);
   if (attrs !== 0 || r.st || r.ev.length) {
     var extra = {};
     if (attrs !== 0) extra.a = attrs;
@@ -174,7 +169,7 @@ function mbSpecOfNode(r, into, lvl, op) {
     if (r.ev.length) extra.e = mbEventTypes(r.ev);
     spec[spec.length - 1] = extra;
   }
-  mbSpecOfContent(r, spec, lvl, op);
+  return spec;
 }
 
 // What `r` (`lvl` deep) holds, into `spec`: its children, or a component's shadow tree. Children
